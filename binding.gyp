@@ -1,0 +1,16 @@
+{
+  "targets": [
+    {
+      "target_name": "kalman_norm",
+      "sources": [
+        "<!@(node -p \"require('fs').readFileSync('csrc/sources.txt', 'utf8').trim().split(/\\s+/).join(' ')\")"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++20", "-O3", "-Wall", "-Wextra", "-Werror"],
+      "cflags_cc!": ["-std=gnu++17", "-fno-exceptions"]
+    }
+  ]
+}

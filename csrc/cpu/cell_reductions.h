@@ -1,0 +1,26 @@
+// The two reduction passes of the CPU backend: per-cell moments of x (forward statistics) and
+// per-cell gradient sums over (x, dy) (backward). A cell is one (sample, channel) pair; results
+// are indexed sample * C + channel. Both are deterministic for a given shape.
+#pragma once
+
+#include "../../cuda/kn_unit_math.h"
+#include "norm_shape.h"
+
+namespace kn {
+
+// Moments (count S, mean, m2) of every cell's elements. One read of x; inside each cache-sized
+// chunk, a first sweep estimates the mean and a second sums deviations from it, so shifted data
+// (1e4 + N(0,1)) keeps its variance; chunks and cells are merged in double with Chan's formula.
+void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells);
+
+struct GradientSums {
+  double sum_dy;           // sum of dy'
+  double sum_dy_centered;  // sum of dy' (x - center)
+};
+
+// Per cell: sums of dy' and dy' (x - center[cell]), where dy' = dy, or dy where relu_output > 0
+// when relu_output is given (the forward's relu epilogue).
+void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
+                        const float* relu_output, const float* center, GradientSums* cells);
+
+}  // namespace kn

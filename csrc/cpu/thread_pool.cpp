@@ -1,0 +1,133 @@
+// A fixed pool sized to the machine (or KN_NUM_THREADS), created on first use. One job runs at a
+// time; concurrent callers (several Node worker threads) queue on a mutex. Pieces are handed out
+// through an atomic counter so that fast threads take more of them.
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kn {
+namespace {
+
+constexpr int64_t kMinParallelCost = 1 << 16;  // below this, waking threads costs more than it saves
+constexpr int64_t kMinPieceCost = 1 << 14;
+
+int configured_threads() {
+  if (const char* text = std::getenv("KN_NUM_THREADS")) {
+    const int requested = std::atoi(text);
+    if (requested > 0) return requested;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
+  }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void run(int64_t pieces, int64_t piece_items, int64_t count,
+           const std::function<void(int64_t, int64_t)>& body) {
+    std::lock_guard<std::mutex> one_job_at_a_time(job_mutex_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      body_ = &body;
+      count_ = count;
+      piece_items_ = piece_items;
+      pieces_ = pieces;
+      next_piece_.store(0);
+      pending_workers_ = static_cast<int>(workers_.size());
+      ++generation_;
+    }
+    wake_.notify_all();
+    take_pieces();
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_workers_ == 0; });
+  }
+
+ private:
+  void take_pieces() {
+    for (;;) {
+      const int64_t piece = next_piece_.fetch_add(1);
+      if (piece >= pieces_) return;
+      const int64_t begin = piece * piece_items_;
+      (*body_)(begin, std::min(count_, begin + piece_items_));
+    }
+  }
+
+  void worker_loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+      }
+      take_pieces();
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_workers_ == 0) done_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex job_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  bool stopping_ = false;
+  uint64_t generation_ = 0;
+  int pending_workers_ = 0;
+  const std::function<void(int64_t, int64_t)>* body_ = nullptr;
+  int64_t count_ = 0;
+  int64_t piece_items_ = 0;
+  int64_t pieces_ = 0;
+  std::atomic<int64_t> next_piece_{0};
+};
+
+ThreadPool& pool() {
+  static ThreadPool instance(configured_threads());
+  return instance;
+}
+
+}  // namespace
+
+int thread_count() { return pool().size(); }
+
+void parallel_for(int64_t count, int64_t cost_per_item,
+                  const std::function<void(int64_t, int64_t)>& body) {
+  if (count <= 0) return;
+  const int64_t cost = count * std::max<int64_t>(1, cost_per_item);
+  if (cost < kMinParallelCost || pool().size() == 1) {
+    body(0, count);
+    return;
+  }
+  // Several pieces per thread balance uneven progress; each piece still amortizes its overhead.
+  const int64_t items_for_min_cost = std::max<int64_t>(1, kMinPieceCost / std::max<int64_t>(1, cost_per_item));
+  const int64_t items_for_balance = std::max<int64_t>(1, count / (8 * int64_t(pool().size())));
+  const int64_t piece_items = std::max(items_for_min_cost, items_for_balance);
+  const int64_t pieces = (count + piece_items - 1) / piece_items;
+  if (pieces == 1) {
+    body(0, count);
+    return;
+  }
+  pool().run(pieces, piece_items, count, body);
+}
+
+}  // namespace kn

@@ -1,0 +1,19 @@
+// One process-wide pool of worker threads for the CPU kernels (not a thread per call).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace kn {
+
+// Runs body(begin, end) over disjoint pieces covering [0, count), on the pool's workers and the
+// calling thread, and returns when every piece is done. `cost_per_item` (elements touched per
+// item) decides whether the work is worth spreading: small jobs stay on the calling thread.
+// Results must not depend on which thread ran a piece; callers keep them deterministic.
+void parallel_for(int64_t count, int64_t cost_per_item,
+                  const std::function<void(int64_t begin, int64_t end)>& body);
+
+// Threads that take part in a parallel_for (workers plus the caller).
+int thread_count();
+
+}  // namespace kn

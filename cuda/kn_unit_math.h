@@ -1,0 +1,146 @@
+// Per-unit math of Kalman Normalization (../docs/MATH.md, KN-SPEC sections 1 and 2), written once
+// and compiled both as C++ (the CPU backend) and as CUDA (the GPU kernels), so that the CPU
+// tests cover the GPU's arithmetic too.
+//
+// A "unit" is the set of elements sharing one mean and variance: a (ghost batch, channel) pair for
+// KN, a (sample, group) pair for GKN. Nothing here touches a tensor; every function takes the
+// handful of scalars of one unit.
+//
+// Dtype contract: T is the accumulation type (double on the CPU's moment merges, float on the
+// GPU); the Kalman fusion and the backward coefficients are instantiated with float on both
+// backends, so CPU and GPU round them identically.
+#pragma once
+
+#if defined(__CUDACC__)
+#define KN_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define KN_HOST_DEVICE inline
+#include <cmath>
+#endif
+
+namespace kn {
+
+// Running (count, mean, sum of squared deviations) of a set of values.
+template <typename T>
+struct Moments {
+  T count;
+  T mean;
+  T m2;  // sum of (value - mean)^2, so the biased variance is m2 / count
+};
+
+// Chan et al.'s parallel merge: the moments of the union of two disjoint sets. Exact in real
+// arithmetic and stable in floating point (no sum-of-squares cancellation on shifted data).
+template <typename T>
+KN_HOST_DEVICE Moments<T> merge_moments(const Moments<T>& a, const Moments<T>& b) {
+  const T count = a.count + b.count;
+  if (count == T(0)) return a;
+  const T weight_b = b.count / count;
+  const T delta = b.mean - a.mean;
+  Moments<T> merged;
+  merged.count = count;
+  merged.mean = a.mean + delta * weight_b;
+  merged.m2 = a.m2 + b.m2 + delta * delta * a.count * weight_b;
+  return merged;
+}
+
+// Moments of `count` values from the sums of their deviations from `shift` (shift chosen close to
+// the mean, so that `sum_squares - sum^2/count` does not cancel).
+template <typename T>
+KN_HOST_DEVICE Moments<T> moments_from_shifted_sums(T count, T shift, T sum, T sum_squares) {
+  Moments<T> result;
+  result.count = count;
+  result.mean = shift + sum / count;
+  const T m2 = sum_squares - sum * sum / count;
+  result.m2 = m2 < T(0) ? T(0) : m2;  // rounding can push an exact zero below it; NaN passes
+  return result;
+}
+
+// The prediction for one unit, carried over from the previous layer.
+template <typename T>
+struct UnitPrior {
+  T mean;
+  T var;
+};
+
+// The normalization statistics that one unit ends up with.
+template <typename T>
+struct UnitPosterior {
+  T mean;
+  T var;
+};
+
+// KN-SPEC 1.5: fuse the batch observation (xbar, s2) with the prior through the gain K.
+template <typename T>
+KN_HOST_DEVICE UnitPosterior<T> kalman_fuse(T xbar, T s2, const UnitPrior<T>& prior, T gain) {
+  const T innovation = xbar - prior.mean;  // d_j
+  const T keep = T(1) - gain;
+  UnitPosterior<T> posterior;
+  posterior.mean = prior.mean + gain * innovation;
+  posterior.var = keep * prior.var + gain * s2 + gain * keep * innovation * innovation;
+  return posterior;
+}
+
+// 1 / sqrt(var + eps), correctly rounded square root and division on both backends (CUDA's
+// defaults without fast-math), so the CPU and the GPU agree bit for bit.
+KN_HOST_DEVICE float inverse_std(float var, float eps) { return 1.0f / sqrtf(var + eps); }
+
+// KN-SPEC 1.4: one unit's contribution u_j / (s2_j + eps) to the guard ratio r.
+template <typename T>
+KN_HOST_DEVICE T guard_term(T s2, T prior_var, T eps) {
+  return prior_var / (s2 + eps);
+}
+
+// Everything the backward pass knows about one unit from the forward pass.
+template <typename T>
+struct UnitForwardState {
+  T xbar;            // observed mean
+  T s2;              // observed biased variance
+  UnitPrior<T> prior;
+  T gain;            // K
+  T rstd;            // 1 / sqrt(posterior var + eps)
+  bool fused;        // a prior was used: given, and the guard did not fire
+  bool constant;     // eval mode: the statistics are constants (running estimates)
+};
+
+// The per-unit results of the backward pass: dx_i = dy'_i gamma_c rstd + centered (x_i - xbar)
+// + constant, and the gradients of the prior and the gain.
+template <typename T>
+struct UnitBackward {
+  T centered;  // 2 Gs2 / M
+  T constant;  // Gxbar / M
+  T dprior_mean;
+  T dprior_var;
+  T dgain;
+};
+
+// KN-SPEC 2. `sum_g` = sum of gamma_c dy_i over the unit, `sum_g_xhat` = sum of gamma_c dy_i
+// xhat_i; `dmean_out`, `dvar_out` = gradients arriving at the posterior; `count` = M.
+template <typename T>
+KN_HOST_DEVICE UnitBackward<T> unit_backward(const UnitForwardState<T>& unit, T sum_g,
+                                             T sum_g_xhat, T dmean_out, T dvar_out, T count) {
+  UnitBackward<T> result = {T(0), T(0), T(0), T(0), T(0)};
+  if (unit.constant) return result;
+  const T grad_mean = -sum_g * unit.rstd + dmean_out;                            // Gmu
+  const T grad_var = -sum_g_xhat * unit.rstd * unit.rstd / T(2) + dvar_out;      // Gvar
+  if (!unit.fused) {  // K = 1: plain BN / GN
+    result.centered = T(2) * grad_var / count;
+    result.constant = grad_mean / count;
+    return result;
+  }
+  const T gain = unit.gain;
+  const T keep = T(1) - gain;
+  const T innovation = unit.xbar - unit.prior.mean;
+  const T cross = T(2) * gain * keep * innovation * grad_var;  // 2 K (1-K) d Gvar
+  const T grad_xbar = gain * grad_mean + cross;
+  const T grad_s2 = gain * grad_var;
+  result.centered = T(2) * grad_s2 / count;
+  result.constant = grad_xbar / count;
+  result.dprior_mean = keep * grad_mean - cross;
+  result.dprior_var = keep * grad_var;
+  result.dgain = innovation * grad_mean +
+                 (unit.s2 - unit.prior.var + (T(1) - T(2) * gain) * innovation * innovation) *
+                     grad_var;
+  return result;
+}
+
+}  // namespace kn

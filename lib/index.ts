@@ -1,0 +1,19 @@
+// kalman-norm: Kalman Normalization (KN) and Group Kalman Normalization (GKN) for Node.js.
+export { Tensor } from './tensor';
+export type { Device, Layout, TensorOptions } from './tensor';
+export { ops, SavedNormalization } from './ops';
+export type {
+  Activation,
+  GroupKalmanNormOptions,
+  KalmanNormOptions,
+  NormBackwardOptions,
+  NormGradients,
+  NormOptions,
+  NormResult,
+  StatVector,
+} from './ops';
+export { KalmanNorm } from './layers/kalman-norm-layer';
+export type { KalmanNormLayerOptions } from './layers/kalman-norm-layer';
+export { GroupKalmanNorm } from './layers/group-kalman-norm-layer';
+export type { LayerForwardInputs, LayerGradients, LayerOptions } from './layers/normalization-layer';
+export { threadCount } from './runtime';
