@@ -1,0 +1,60 @@
+// The package as its users meet it: zero-copy tensors, both module systems, the README example.
+import { expect } from 'chai';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Tensor } from '../lib';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Runs `source` as the file `name` of a fresh project that depends on kalman-norm (this checkout). */
+function runAsConsumer(name: string, source: string): string {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-consumer-'));
+  try {
+    fs.mkdirSync(path.join(home, 'node_modules'));
+    fs.symlinkSync(ROOT, path.join(home, 'node_modules', 'kalman-norm'), 'dir');
+    fs.writeFileSync(path.join(home, name), source);
+    return execFileSync(process.execPath, [path.join(home, name)], { cwd: home, encoding: 'utf8' });
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+describe('package', () => {
+  it('Tensor.fromArray wraps the caller memory without copying', () => {
+    const data = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const tensor = Tensor.fromArray(data, [1, 2, 3], { layout: 'NHWC' });
+    expect(tensor.toArray()).to.equal(data);
+    data[4] = 40;
+    expect(tensor.toArray()[4]).to.equal(40);
+    expect(tensor.shape).to.deep.equal([1, 2, 3]);
+    expect(tensor.layout).to.equal('NHWC');
+    expect(tensor.device).to.equal('cpu');
+  });
+
+  it('loads with require() from the package entry', () => {
+    const source = "const kn = require('kalman-norm'); console.log(typeof kn.ops.kalmanNorm, typeof kn.Tensor, typeof kn.KalmanNorm);";
+    expect(runAsConsumer('check.cjs', source).trim()).to.equal('function function function');
+  });
+
+  it('loads with import from the package entry', () => {
+    const source = "import { ops, Tensor, GroupKalmanNorm } from 'kalman-norm'; console.log(typeof ops.groupKalmanNorm, typeof Tensor, typeof GroupKalmanNorm);";
+    expect(runAsConsumer('check.mjs', source).trim()).to.equal('function function function');
+  });
+
+  it('ships type declarations for its entry', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(fs.existsSync(path.join(ROOT, manifest.types)), manifest.types).to.equal(true);
+    expect(fs.existsSync(path.join(ROOT, manifest.exports['.'].import))).to.equal(true);
+  });
+
+  it('the README usage example runs and prints what the README says', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const example = /<!-- usage-example -->\s*```js\n([\s\S]*?)```/.exec(readme);
+    expect(example, 'README.md has a ```js block after <!-- usage-example -->').to.not.equal(null);
+    const printed = /<!-- usage-output -->\s*```\n([\s\S]*?)```/.exec(readme);
+    expect(printed, 'README.md shows the example output after <!-- usage-output -->').to.not.equal(null);
+    expect(runAsConsumer('example.js', example![1]).trim()).to.equal(printed![1].trim());
+  });
+});
