@@ -1,41 +1,35 @@
-// Inner loops accumulate in float across kLanes independent lanes (the compiler vectorizes them
-// without reassociating anything) and hand each chunk's sums to double.
+// Inner loops accumulate each chunk in float, in independent vector lanes, and hand its sums to
+// double; chunks and cells are merged in double.
 #include "cell_reductions.h"
 
 #include <vector>
 
 #include "chunk_plan.h"
+#include "float_lanes.h"
 #include "thread_pool.h"
 
 namespace kn {
 namespace {
 
-constexpr int kLanes = 16;
-
-float lane_total(const float* lanes) {
-  float total = 0.f;
-  for (int l = 0; l < kLanes; ++l) total += lanes[l];
-  return total;
-}
-
 // Moments of a contiguous run (NCHW chunk).
 Moments<double> run_moments(const float* x, int64_t length) {
-  float sums[kLanes] = {};
-  const int64_t full = length - length % kLanes;
-  for (int64_t i = 0; i < full; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) sums[l] += x[i + l];
-  float total = lane_total(sums);
-  for (int64_t i = full; i < length; ++i) total += x[i];
-  const float shift = total / float(length);
+  const int64_t full = length - length % kStep;
+  Float4 sums[kGroups] = {};
+  for (int64_t i = 0; i < full; i += kStep)
+    for (int g = 0; g < kGroups; ++g) sums[g] += load4(x + i + 4 * g);
+  float sum = total(sums);
+  for (int64_t i = full; i < length; ++i) sum += x[i];
+  const float shift = sum / float(length);
 
-  float deviations[kLanes] = {}, squares[kLanes] = {};
-  for (int64_t i = 0; i < full; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float d = x[i + l] - shift;
-      deviations[l] += d;
-      squares[l] += d * d;
+  const Float4 shift4 = broadcast4(shift);
+  Float4 deviations[kGroups] = {}, squares[kGroups] = {};
+  for (int64_t i = 0; i < full; i += kStep)
+    for (int g = 0; g < kGroups; ++g) {
+      const Float4 d = load4(x + i + 4 * g) - shift4;
+      deviations[g] += d;
+      squares[g] += d * d;
     }
-  double deviation_sum = lane_total(deviations), square_sum = lane_total(squares);
+  double deviation_sum = total(deviations), square_sum = total(squares);
   for (int64_t i = full; i < length; ++i) {
     const float d = x[i] - shift;
     deviation_sum += d;
@@ -44,40 +38,22 @@ Moments<double> run_moments(const float* x, int64_t length) {
   return moments_from_shifted_sums<double>(double(length), shift, deviation_sum, square_sum);
 }
 
-// Moments of each channel over `rows` rows of `channels` contiguous values (NHWC chunk).
-void block_moments(const float* x, int64_t rows, int64_t channels, float* shift, float* deviations,
-                   float* squares, Moments<double>* out) {
-  for (int64_t c = 0; c < channels; ++c) shift[c] = 0.f;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < channels; ++c) shift[c] += x[r * channels + c];
-  for (int64_t c = 0; c < channels; ++c) {
-    shift[c] /= float(rows);
-    deviations[c] = 0.f;
-    squares[c] = 0.f;
-  }
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < channels; ++c) {
-      const float d = x[r * channels + c] - shift[c];
-      deviations[c] += d;
-      squares[c] += d * d;
-    }
-  for (int64_t c = 0; c < channels; ++c)
-    out[c] = moments_from_shifted_sums<double>(double(rows), shift[c], deviations[c], squares[c]);
-}
-
 // Sums of a contiguous run (NCHW chunk) around one center.
 template <bool kRelu>
 GradientSums run_gradient_sums(const float* x, const float* dy, const float* y, int64_t length,
                                float center) {
-  float sums[kLanes] = {}, products[kLanes] = {};
-  const int64_t full = length - length % kLanes;
-  for (int64_t i = 0; i < full; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float g = kRelu ? (y[i + l] > 0.f ? dy[i + l] : 0.f) : dy[i + l];
-      sums[l] += g;
-      products[l] += g * (x[i + l] - center);
+  const int64_t full = length - length % kStep;
+  const Float4 center4 = broadcast4(center), zero4 = broadcast4(0.f);
+  Float4 sums[kGroups] = {}, products[kGroups] = {};
+  for (int64_t i = 0; i < full; i += kStep)
+    for (int g = 0; g < kGroups; ++g) {
+      const int64_t at = i + 4 * g;
+      Float4 grad = load4(dy + at);
+      if (kRelu) grad = load4(y + at) > zero4 ? grad : zero4;
+      sums[g] += grad;
+      products[g] += grad * (load4(x + at) - center4);
     }
-  GradientSums result{lane_total(sums), lane_total(products)};
+  GradientSums result{total(sums), total(products)};
   for (int64_t i = full; i < length; ++i) {
     const float g = kRelu ? (y[i] > 0.f ? dy[i] : 0.f) : dy[i];
     result.sum_dy += g;
@@ -86,21 +62,99 @@ GradientSums run_gradient_sums(const float* x, const float* dy, const float* y, 
   return result;
 }
 
-// Per-channel sums over `rows` rows of `channels` contiguous values (NHWC chunk).
+// NHWC chunks: `rows` rows of `stride` floats, channels contiguous. The first sweep (per-channel
+// means) walks the rows in memory order, so the chunk streams in from memory sequentially; the
+// second sweep takes 4 * kWidth channels at a time, their accumulators in registers, from cache.
+
+// Sums of each channel over the rows, into `sums` (one per channel).
+void channel_sums(const float* x, int64_t rows, int64_t channels, float* sums) {
+  for (int64_t c = 0; c < channels; ++c) sums[c] = 0.f;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < channels; ++c) sums[c] += x[r * channels + c];
+}
+
+// Moments of the 4 * kWidth channels starting at x, over `rows` rows, given their sums.
+template <int kWidth>
+void channel_group_moments(const float* x, int64_t rows, int64_t stride, const float* sums,
+                           Moments<double>* out) {
+  Float4 shift[kWidth], deviations[kWidth] = {}, squares[kWidth] = {};
+  for (int g = 0; g < kWidth; ++g) shift[g] = load4(sums + 4 * g) / broadcast4(float(rows));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int g = 0; g < kWidth; ++g) {
+      const Float4 d = load4(x + r * stride + 4 * g) - shift[g];
+      deviations[g] += d;
+      squares[g] += d * d;
+    }
+  for (int g = 0; g < kWidth; ++g)
+    for (int lane = 0; lane < 4; ++lane)
+      out[4 * g + lane] = moments_from_shifted_sums<double>(double(rows), shift[g][lane], deviations[g][lane], squares[g][lane]);
+}
+
+// Moments of one channel over `rows` rows (the channels left over after the groups of four).
+Moments<double> channel_moments(const float* x, int64_t rows, int64_t stride, float sum) {
+  const float shift = sum / float(rows);
+  float deviation_sum = 0.f, square_sum = 0.f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float d = x[r * stride] - shift;
+    deviation_sum += d;
+    square_sum += d * d;
+  }
+  return moments_from_shifted_sums<double>(double(rows), shift, deviation_sum, square_sum);
+}
+
+void block_moments(const float* x, int64_t rows, int64_t channels, Moments<double>* out) {
+  thread_local std::vector<float> sums;
+  sums.resize(channels);
+  channel_sums(x, rows, channels, sums.data());
+  int64_t c = 0;
+  for (; c + kStep <= channels; c += kStep) channel_group_moments<kGroups>(x + c, rows, channels, sums.data() + c, out + c);
+  for (; c + 4 <= channels; c += 4) channel_group_moments<1>(x + c, rows, channels, sums.data() + c, out + c);
+  for (; c < channels; ++c) out[c] = channel_moments(x + c, rows, channels, sums[c]);
+}
+
+// Gradient sums of the 4 * kWidth channels starting at x, over `rows` rows.
+template <bool kRelu, int kWidth>
+void channel_group_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
+                                 int64_t stride, const float* center, GradientSums* out) {
+  Float4 centers[kWidth], sums[kWidth] = {}, products[kWidth] = {};
+  const Float4 zero4 = broadcast4(0.f);
+  for (int g = 0; g < kWidth; ++g) centers[g] = load4(center + 4 * g);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int g = 0; g < kWidth; ++g) {
+      const int64_t at = r * stride + 4 * g;
+      Float4 grad = load4(dy + at);
+      if (kRelu) grad = load4(y + at) > zero4 ? grad : zero4;
+      sums[g] += grad;
+      products[g] += grad * (load4(x + at) - centers[g]);
+    }
+  for (int g = 0; g < kWidth; ++g)
+    for (int lane = 0; lane < 4; ++lane) out[4 * g + lane] = GradientSums{sums[g][lane], products[g][lane]};
+}
+
+// Gradient sums of one channel over `rows` rows.
+template <bool kRelu>
+GradientSums channel_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
+                                   int64_t stride, float center) {
+  float sum = 0.f, product = 0.f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t at = r * stride;
+    const float g = kRelu ? (y[at] > 0.f ? dy[at] : 0.f) : dy[at];
+    sum += g;
+    product += g * (x[at] - center);
+  }
+  return GradientSums{sum, product};
+}
+
 template <bool kRelu>
 void block_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
-                         int64_t channels, const float* center, float* sums, float* products,
-                         GradientSums* out) {
-  for (int64_t c = 0; c < channels; ++c) sums[c] = products[c] = 0.f;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t row = r * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      const float g = kRelu ? (y[row + c] > 0.f ? dy[row + c] : 0.f) : dy[row + c];
-      sums[c] += g;
-      products[c] += g * (x[row + c] - center[c]);
-    }
-  }
-  for (int64_t c = 0; c < channels; ++c) out[c] = GradientSums{sums[c], products[c]};
+                         int64_t channels, const float* center, GradientSums* out) {
+  const auto at = [&](const float* p, int64_t c) { return kRelu ? p + c : p; };  // y is null without relu
+  int64_t c = 0;
+  for (; c + kStep <= channels; c += kStep)
+    channel_group_gradient_sums<kRelu, kGroups>(x + c, dy + c, at(y, c), rows, channels, center + c, out + c);
+  for (; c + 4 <= channels; c += 4)
+    channel_group_gradient_sums<kRelu, 1>(x + c, dy + c, at(y, c), rows, channels, center + c, out + c);
+  for (; c < channels; ++c) out[c] = channel_gradient_sums<kRelu>(x + c, dy + c, at(y, c), rows, channels, center[c]);
 }
 
 // Runs `chunk_pass(sample, channel_or_0, chunk, offset, partial)` over the plan's items: per cell
@@ -126,26 +180,21 @@ std::vector<Partial> run_plan(const NormShape& shape, const ChunkPlan& plan, Chu
   return partials;
 }
 
-// Folds each cell's chunk partials, in chunk order, into cells[sample * C + channel].
+// Folds each cell's chunk partials, in chunk order, into cells[sample * C + channel]. The channel
+// loop is innermost so that consecutive merges are independent (no chain of divisions).
 template <typename Partial, typename Fold>
 void fold_partials(const NormShape& shape, const ChunkPlan& plan, const std::vector<Partial>& partials,
                    Partial* cells, Fold&& fold) {
-  parallel_for(shape.cells(), plan.chunks_per_cell(), [&](int64_t begin, int64_t end) {
-    for (int64_t cell = begin; cell < end; ++cell) {
-      const int64_t sample = cell / shape.channels, channel = cell % shape.channels;
-      Partial total = partials[plan.partial_index(sample, channel, 0)];
+  const int64_t channels = shape.channels;
+  parallel_for(shape.samples, plan.partials() / shape.samples, [&](int64_t begin, int64_t end) {
+    for (int64_t sample = begin; sample < end; ++sample) {
+      Partial* sample_cells = cells + sample * channels;
+      for (int64_t c = 0; c < channels; ++c) sample_cells[c] = partials[plan.partial_index(sample, c, 0)];
       for (int64_t chunk = 1; chunk < plan.chunks_per_cell(); ++chunk)
-        total = fold(total, partials[plan.partial_index(sample, channel, chunk)]);
-      cells[cell] = total;
+        for (int64_t c = 0; c < channels; ++c)
+          sample_cells[c] = fold(sample_cells[c], partials[plan.partial_index(sample, c, chunk)]);
     }
   });
-}
-
-// Per-thread scratch for the NHWC per-channel accumulators.
-float* scratch(int64_t floats) {
-  thread_local std::vector<float> buffer;
-  if (int64_t(buffer.size()) < floats) buffer.resize(floats);
-  return buffer.data();
 }
 
 }  // namespace
@@ -158,9 +207,7 @@ void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells
         if (shape.layout == Layout::kNCHW) {
           *out = run_moments(x + offset, plan.chunk_size(chunk));
         } else {
-          float* space = scratch(3 * channels);
-          block_moments(x + offset, plan.chunk_size(chunk), channels, space, space + channels,
-                        space + 2 * channels, out);
+          block_moments(x + offset, plan.chunk_size(chunk), channels, out);
         }
       });
   fold_partials(shape, plan, partials, cells, merge_moments<double>);
@@ -180,14 +227,9 @@ void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
           *out = y ? run_gradient_sums<true>(x + offset, dy + offset, y, rows, c)
                    : run_gradient_sums<false>(x + offset, dy + offset, y, rows, c);
         } else {
-          float* space = scratch(2 * channels);
           const float* sample_center = center + sample * channels;
-          if (y)
-            block_gradient_sums<true>(x + offset, dy + offset, y, rows, channels, sample_center,
-                                      space, space + channels, out);
-          else
-            block_gradient_sums<false>(x + offset, dy + offset, y, rows, channels, sample_center,
-                                       space, space + channels, out);
+          if (y) block_gradient_sums<true>(x + offset, dy + offset, y, rows, channels, sample_center, out);
+          else block_gradient_sums<false>(x + offset, dy + offset, y, rows, channels, sample_center, out);
         }
       });
   fold_partials(shape, plan, partials, cells, [](const GradientSums& a, const GradientSums& b) {

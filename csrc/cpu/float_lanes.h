@@ -1,0 +1,31 @@
+// Explicit 4-float vectors (the GCC/Clang vector extension, one SSE register) for the reduction
+// loops: the compiler's own vectorizer interleaves multi-accumulator loops with shuffles there.
+#pragma once
+
+#include <cstdint>
+
+namespace kn {
+
+typedef float Float4 __attribute__((vector_size(16)));
+
+// Each reduction keeps kGroups independent Float4 accumulators, so additions do not wait on each
+// other; a step covers kStep consecutive floats.
+constexpr int kGroups = 4;
+constexpr int64_t kStep = 4 * kGroups;
+
+inline Float4 load4(const float* p) {
+  Float4 v;
+  __builtin_memcpy(&v, p, sizeof v);  // unaligned load
+  return v;
+}
+
+inline Float4 broadcast4(float value) { return Float4{value, value, value, value}; }
+
+// Sum of all lanes of all groups.
+inline float total(const Float4 (&groups)[kGroups]) {
+  Float4 sum = groups[0];
+  for (int g = 1; g < kGroups; ++g) sum += groups[g];
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+}  // namespace kn
