@@ -21,16 +21,20 @@ interface NativeEpilogue {
   relu: boolean;
 }
 
-export interface NativeTrainingForward extends NativeEpilogue {
-  shape: NativeShape;
-  x: Float32Array;
-  eps: number;
+/** The gain and the prior (null when absent), each with how it spreads over the units. */
+export interface NativeGainAndPrior {
   gain: Float32Array;
   gainSpread: Spread;
   priorMean: Float32Array | null;
   priorMeanSpread: Spread | null;
   priorVar: Float32Array | null;
   priorVarSpread: Spread | null;
+}
+
+export interface NativeTrainingForward extends NativeEpilogue, NativeGainAndPrior {
+  shape: NativeShape;
+  x: Float32Array;
+  eps: number;
   guard: number;
   y: Float32Array;
   posteriorMean: Float32Array;
@@ -53,7 +57,7 @@ export interface NativeFixedForward extends NativeEpilogue {
   rstd: Float32Array;
 }
 
-export interface NativeBackward {
+export interface NativeBackward extends NativeGainAndPrior {
   shape: NativeShape;
   x: Float32Array;
   dy: Float32Array;
@@ -63,12 +67,6 @@ export interface NativeBackward {
   observedVar: Float32Array;
   posteriorMean: Float32Array;
   rstd: Float32Array;
-  gain: Float32Array;
-  gainSpread: Spread;
-  priorMean: Float32Array | null;
-  priorMeanSpread: Spread | null;
-  priorVar: Float32Array | null;
-  priorVarSpread: Spread | null;
   fused: boolean;
   constantStatistics: boolean;
   dMean: Float32Array | null;

@@ -17,28 +17,31 @@ Epilogue epilogue_fields(const Napi::Object& args, const NormShape& shape) {
   return epilogue;
 }
 
-float positive_eps(const Napi::Object& args) {
+// shape, x, the epilogue, eps and y.
+ForwardIO forward_io_fields(const Napi::Object& args) {
+  ForwardIO io;
+  io.shape = shape_field(args, "shape");
+  io.x = float_array_field(args, "x", io.shape.elements(), true);
+  io.epilogue = epilogue_fields(args, io.shape);
   const double eps = number_field(args, "eps");
   if (!(eps > 0)) throw Napi::RangeError::New(args.Env(), "eps: expected a number > 0");
-  return float(eps);
+  io.eps = float(eps);
+  io.y = float_array_field(args, "y", io.shape.elements(), true);
+  return io;
 }
 
 // forwardTraining(args) -> guardFired: boolean
 Napi::Value forward_training(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   TrainingForward call;
-  call.shape = shape_field(args, "shape");
-  const NormShape& shape = call.shape;
-  call.x = float_array_field(args, "x", shape.elements(), true);
-  call.epilogue = epilogue_fields(args, shape);
-  call.eps = positive_eps(args);
+  call.io = forward_io_fields(args);
+  const NormShape& shape = call.io.shape;
   call.gain = unit_values_field(args, "gain", shape, true);
   call.prior_mean = unit_values_field(args, "priorMean", shape, false);
   call.prior_var = unit_values_field(args, "priorVar", shape, false);
   if ((call.prior_mean.values == nullptr) != (call.prior_var.values == nullptr))
     throw Napi::TypeError::New(info.Env(), "priorVar: priorMean and priorVar go together");
   call.guard = float(number_field(args, "guard"));
-  call.y = float_array_field(args, "y", shape.elements(), true);
   call.posterior_mean = float_array_field(args, "posteriorMean", shape.units(), true);
   call.posterior_var = float_array_field(args, "posteriorVar", shape.units(), true);
   call.observed_mean = float_array_field(args, "observedMean", shape.units(), true);
@@ -56,14 +59,10 @@ Napi::Value forward_training(const Napi::CallbackInfo& info) {
 Napi::Value forward_fixed(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   FixedStatisticsForward call;
-  call.shape = shape_field(args, "shape");
-  const NormShape& shape = call.shape;
-  call.x = float_array_field(args, "x", shape.elements(), true);
-  call.epilogue = epilogue_fields(args, shape);
-  call.eps = positive_eps(args);
+  call.io = forward_io_fields(args);
+  const NormShape& shape = call.io.shape;
   call.mean = float_array_field(args, "mean", shape.units(), true);
   call.var = float_array_field(args, "var", shape.units(), true);
-  call.y = float_array_field(args, "y", shape.elements(), true);
   call.rstd = float_array_field(args, "rstd", shape.units(), true);
   kalman_norm_forward_fixed(call);
   return info.Env().Undefined();

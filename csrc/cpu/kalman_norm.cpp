@@ -19,8 +19,9 @@ float gamma_at(const Epilogue& epilogue, int64_t channel) {
 }
 
 // Per-cell forward coefficients from per-unit statistics, then the element pass.
-void normalize_with_unit_statistics(const NormShape& shape, const float* x, const Epilogue& epilogue,
-                                    const float* unit_mean, const float* unit_rstd, float* y) {
+void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean, const float* unit_rstd) {
+  const NormShape& shape = io.shape;
+  const Epilogue& epilogue = io.epilogue;
   std::vector<float> center(shape.cells()), scale(shape.cells()), shift(shape.cells());
   for (int64_t n = 0; n < shape.samples; ++n)
     for (int64_t c = 0; c < shape.channels; ++c) {
@@ -29,8 +30,8 @@ void normalize_with_unit_statistics(const NormShape& shape, const float* x, cons
       scale[cell] = gamma_at(epilogue, c) * unit_rstd[unit];
       shift[cell] = epilogue.beta ? epilogue.beta[c] : 0.f;
     }
-  normalize_elements(shape, x, epilogue.residual, epilogue.relu,
-                     NormalizeCoefficients{center.data(), scale.data(), shift.data()}, y);
+  normalize_elements(shape, io.x, epilogue.residual, epilogue.relu,
+                     NormalizeCoefficients{center.data(), scale.data(), shift.data()}, io.y);
 }
 
 // The moments of each unit: its cells merged in a fixed order.
@@ -52,17 +53,17 @@ void unit_observations(const NormShape& shape, const float* x, float* observed_m
 }
 
 bool guard_fires(const TrainingForward& args) {
-  const NormShape& shape = args.shape;
+  const NormShape& shape = args.io.shape;
   double ratio_sum = 0.0;
   for (int64_t unit = 0; unit < shape.units(); ++unit)
-    ratio_sum += guard_term<double>(args.observed_var[unit], args.prior_var.at(shape, unit), args.eps);
+    ratio_sum += guard_term<double>(args.observed_var[unit], args.prior_var.at(shape, unit), args.io.eps);
   const double ratio = ratio_sum / double(shape.units());
   return std::isfinite(args.guard) && ratio >= double(args.guard);
 }
 
 // running = (1 - momentum) running + momentum * (average of the posterior over unit rows).
 void update_running(const TrainingForward& args) {
-  const NormShape& shape = args.shape;
+  const NormShape& shape = args.io.shape;
   for (int64_t col = 0; col < shape.unit_cols(); ++col) {
     double mean_sum = 0.0, var_sum = 0.0;
     for (int64_t row = 0; row < shape.unit_rows(); ++row) {
@@ -96,8 +97,8 @@ void store(const std::vector<double>& totals, float* out) {
 }  // namespace
 
 bool kalman_norm_forward_training(const TrainingForward& args) {
-  const NormShape& shape = args.shape;
-  unit_observations(shape, args.x, args.observed_mean, args.observed_var);
+  const NormShape& shape = args.io.shape;
+  unit_observations(shape, args.io.x, args.observed_mean, args.observed_var);
   const bool has_prior = args.prior_mean.values != nullptr;
   const bool guard_fired = has_prior && guard_fires(args);
   const bool fused = has_prior && !guard_fired;
@@ -110,17 +111,17 @@ bool kalman_norm_forward_training(const TrainingForward& args) {
     }
     args.posterior_mean[unit] = posterior.mean;
     args.posterior_var[unit] = posterior.var;
-    args.rstd[unit] = inverse_std(posterior.var, args.eps);
+    args.rstd[unit] = inverse_std(posterior.var, args.io.eps);
   }
-  normalize_with_unit_statistics(shape, args.x, args.epilogue, args.posterior_mean, args.rstd, args.y);
+  normalize_with_unit_statistics(args.io, args.posterior_mean, args.rstd);
   if (args.running_mean) update_running(args);
   return guard_fired;
 }
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args) {
-  for (int64_t unit = 0; unit < args.shape.units(); ++unit)
-    args.rstd[unit] = inverse_std(args.var[unit], args.eps);
-  normalize_with_unit_statistics(args.shape, args.x, args.epilogue, args.mean, args.rstd, args.y);
+  for (int64_t unit = 0; unit < args.io.shape.units(); ++unit)
+    args.rstd[unit] = inverse_std(args.var[unit], args.io.eps);
+  normalize_with_unit_statistics(args.io, args.mean, args.rstd);
 }
 
 void kalman_norm_backward(const Backward& args) {

@@ -26,17 +26,22 @@ struct Epilogue {
   bool relu = false;
 };
 
-struct TrainingForward {
+// What every forward call reads and writes: x in, y (like x) out, through the epilogue.
+struct ForwardIO {
   NormShape shape;
   const float* x = nullptr;
   Epilogue epilogue;
   float eps = 1e-5f;
+  float* y = nullptr;
+};
+
+struct TrainingForward {
+  ForwardIO io;
   UnitValues gain;
   UnitValues prior_mean;  // both absent (values == nullptr), or both present
   UnitValues prior_var;
   float guard = 100.f;    // +inf disables
-  // Outputs: y like x; per unit: posterior, observation and 1/sqrt(var + eps).
-  float* y = nullptr;
+  // Outputs per unit: posterior, observation and 1/sqrt(var + eps).
   float* posterior_mean = nullptr;
   float* posterior_var = nullptr;
   float* observed_mean = nullptr;
@@ -52,13 +57,9 @@ struct TrainingForward {
 bool kalman_norm_forward_training(const TrainingForward& args);
 
 struct FixedStatisticsForward {
-  NormShape shape;   // units = the statistics' units (KN inference: one per channel)
-  const float* x = nullptr;
-  Epilogue epilogue;
-  float eps = 1e-5f;
+  ForwardIO io;                 // units = the statistics' units (KN inference: one per channel)
   const float* mean = nullptr;  // per unit
   const float* var = nullptr;   // per unit
-  float* y = nullptr;
   float* rstd = nullptr;        // per unit, written for the backward pass
 };
 

@@ -1,6 +1,6 @@
 // The part of KN and GKN that is the same for both: option checks, the call into the addon, and
 // the backward pass. kalman-norm.ts and group-kalman-norm.ts describe their units and call in.
-import { NativeShape, native } from '../binding';
+import { NativeGainAndPrior, NativeShape, native } from '../binding';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import {
@@ -132,6 +132,17 @@ function checkChannelVector(name: string, value: unknown, channels: number): Flo
   return checkVector(name, value, channels, `one value per channel [${channels}]`).data;
 }
 
+function gainAndPrior(gain: GainValues, prior: { mean: SpreadVector; var: SpreadVector } | null): NativeGainAndPrior {
+  return {
+    gain: gain.data,
+    gainSpread: gain.spread,
+    priorMean: prior?.mean.data ?? null,
+    priorMeanSpread: prior?.mean.spread ?? null,
+    priorVar: prior?.var.data ?? null,
+    priorVarSpread: prior?.var.spread ?? null,
+  };
+}
+
 /** Everything both modes of the forward pass need, checked. */
 interface CheckedForward {
   x: Tensor;
@@ -198,12 +209,7 @@ export function trainingForward(
     residual: common.residual,
     relu: common.relu,
     eps: common.eps,
-    gain: gain.data,
-    gainSpread: gain.spread,
-    priorMean: prior?.mean.data ?? null,
-    priorMeanSpread: prior?.mean.spread ?? null,
-    priorVar: prior?.var.data ?? null,
-    priorVarSpread: prior?.var.spread ?? null,
+    ...gainAndPrior(gain, prior),
     guard,
     y: common.y.toArray(),
     posteriorMean,
@@ -297,12 +303,7 @@ export function normBackward(op: NormOp, dy: unknown, saved: unknown, options: N
     observedVar: saved.observedVar,
     posteriorMean: saved.posteriorMean,
     rstd: saved.rstd,
-    gain: gain.data,
-    gainSpread: gain.spread,
-    priorMean: prior?.mean.data ?? null,
-    priorMeanSpread: prior?.mean.spread ?? null,
-    priorVar: prior?.var.data ?? null,
-    priorVarSpread: prior?.var.spread ?? null,
+    ...gainAndPrior(gain, prior),
     fused: saved.fused,
     constantStatistics: saved.constantStatistics,
     dMean,
