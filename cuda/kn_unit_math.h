@@ -11,10 +11,9 @@
 // backends, so CPU and GPU round them identically.
 #pragma once
 
-#if defined(__CUDACC__)
-#define KN_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define KN_HOST_DEVICE inline
+#include "host_device.h"
+
+#if !defined(__CUDACC__)
 #include <cmath>
 #endif
 

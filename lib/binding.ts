@@ -14,70 +14,92 @@ export interface NativeShape {
   channelsPerUnit: number;
 }
 
-interface NativeEpilogue {
-  gamma: Float32Array | null;
-  beta: Float32Array | null;
-  residual: Float32Array | null;
+interface NativeEpilogue extends NativePlacement {
+  gamma: Memory | null;
+  beta: Memory | null;
+  residual: Memory | null;
   relu: boolean;
 }
 
+/** Where one call runs: host memory (Float32Array) or device buffers of `dtype`. */
+export interface NativePlacement {
+  device: 'cpu' | 'cuda';
+  dtype: 'float32' | 'float16' | 'bfloat16';
+  /** CUDA: the device index, the stream (0n: this package's stream for the device) and, for a training forward, the device int that receives whether the guard fired. */
+  deviceIndex?: number;
+  stream?: bigint;
+  guardFlag?: DeviceBuffer | null;
+}
+
+/** GPU memory owned by the addon (or wrapped from another library): see csrc/addon/device_memory.h. */
+export interface DeviceBuffer {
+  readonly pointer: bigint;
+  readonly bytes: number;
+  readonly device: number;
+  readonly owned: boolean;
+  free(): void;
+}
+
+/** Host memory (CPU calls) or device memory (CUDA calls). */
+export type Memory = Float32Array | DeviceBuffer;
+
 /** The gain and the prior (null when absent), each with how it spreads over the units. */
 export interface NativeGainAndPrior {
-  gain: Float32Array;
+  gain: Memory;
   gainSpread: Spread;
-  priorMean: Float32Array | null;
+  priorMean: Memory | null;
   priorMeanSpread: Spread | null;
-  priorVar: Float32Array | null;
+  priorVar: Memory | null;
   priorVarSpread: Spread | null;
 }
 
 export interface NativeTrainingForward extends NativeEpilogue, NativeGainAndPrior {
   shape: NativeShape;
-  x: Float32Array;
+  x: Memory;
   eps: number;
   guard: number;
-  y: Float32Array;
-  posteriorMean: Float32Array;
-  posteriorVar: Float32Array;
-  observedMean: Float32Array;
-  observedVar: Float32Array;
-  rstd: Float32Array;
-  runningMean: Float32Array | null;
-  runningVar: Float32Array | null;
+  y: Memory;
+  posteriorMean: Memory;
+  posteriorVar: Memory;
+  observedMean: Memory;
+  observedVar: Memory;
+  rstd: Memory;
+  runningMean: Memory | null;
+  runningVar: Memory | null;
   momentum: number;
 }
 
 export interface NativeFixedForward extends NativeEpilogue {
   shape: NativeShape;
-  x: Float32Array;
+  x: Memory;
   eps: number;
-  mean: Float32Array;
-  var: Float32Array;
-  y: Float32Array;
-  rstd: Float32Array;
+  mean: Memory;
+  var: Memory;
+  y: Memory;
+  rstd: Memory;
 }
 
-export interface NativeBackward extends NativeGainAndPrior {
+export interface NativeBackward extends NativeGainAndPrior, NativePlacement {
   shape: NativeShape;
-  x: Float32Array;
-  dy: Float32Array;
-  reluOutput: Float32Array | null;
-  gamma: Float32Array | null;
-  observedMean: Float32Array;
-  observedVar: Float32Array;
-  posteriorMean: Float32Array;
-  rstd: Float32Array;
+  x: Memory;
+  dy: Memory;
+  reluOutput: Memory | null;
+  gamma: Memory | null;
+  observedMean: Memory;
+  observedVar: Memory;
+  posteriorMean: Memory;
+  rstd: Memory;
   fused: boolean;
   constantStatistics: boolean;
-  dMean: Float32Array | null;
-  dVar: Float32Array | null;
-  dx: Float32Array;
-  dResidual: Float32Array | null;
-  dGamma: Float32Array | null;
-  dBeta: Float32Array | null;
-  dPriorMean: Float32Array | null;
-  dPriorVar: Float32Array | null;
-  dGain: Float32Array | null;
+  dMean: Memory | null;
+  dVar: Memory | null;
+  dx: Memory;
+  dResidual: Memory | null;
+  dGamma: Memory | null;
+  dBeta: Memory | null;
+  dPriorMean: Memory | null;
+  dPriorVar: Memory | null;
+  dGain: Memory | null;
 }
 
 export interface NativeAddon {
@@ -87,6 +109,32 @@ export interface NativeAddon {
   backward(args: NativeBackward): void;
   threadCount(): number;
   parallelCopy(args: { dst: Float32Array; src: Float32Array }): void;
+  cudaInfo(): CudaInfo;
+  /** CUDA builds only: device memory. */
+  deviceAlloc?(bytes: number, device: number): DeviceBuffer;
+  deviceWrap?(pointer: bigint, bytes: number, device: number): DeviceBuffer;
+  copyToDevice?(dst: DeviceBuffer, src: Float32Array | Uint16Array | Int32Array, stream: bigint): void;
+  copyToHost?(dst: Float32Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): void;
+  copyToHostAsync?(dst: Float32Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): Promise<void>;
+  fillDevice?(dst: DeviceBuffer, value: number, dtype: string, stream: bigint): void;
+  copyDeviceToDevice?(dst: DeviceBuffer, src: DeviceBuffer, bytes: number, stream: bigint): void;
+}
+
+export interface CudaDevice {
+  index: number;
+  name: string;
+  computeCapability: string;
+  totalMemory: number;
+}
+
+export interface CudaInfo {
+  /** The addon was compiled with the CUDA backend. */
+  built: boolean;
+  /** A GPU can be used now. */
+  available: boolean;
+  /** Why not, when it cannot ('' when it can). */
+  reason: string;
+  devices: CudaDevice[];
 }
 
 let addon: NativeAddon | undefined;

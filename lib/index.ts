@@ -1,6 +1,7 @@
 // kalman-norm: Kalman Normalization (KN) and Group Kalman Normalization (GKN) for Node.js.
-export { Tensor } from './tensor';
-export type { Device, Layout, TensorOptions } from './tensor';
+export { Tensor, cudaInfo } from './tensor';
+export type { DType, Device, Layout, TensorOptions } from './tensor';
+export type { CudaDevice, CudaInfo } from './binding';
 export { ops, SavedNormalization } from './ops';
 export type {
   Activation,

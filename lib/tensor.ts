@@ -1,52 +1,114 @@
-// Tensor: a typed view of float32 memory with a logical shape [N, C, ...spatial] and a memory
-// layout. On the CPU it wraps the caller's Float32Array without copying.
-import { Layout } from './binding';
-import { checkOneOf, checkPositiveInteger, typeError, rangeError } from './errors';
+// Tensor: a logical shape [N, C, ...spatial], a memory layout, an element type and a device.
+// On the CPU it wraps the caller's Float32Array without copying; on CUDA it owns (or, from
+// fromDevicePointer, borrows) GPU memory.
+import { DeviceBuffer, Layout, native } from './binding';
+import { checkOneOf, checkPositiveInteger, rangeError, typeError } from './errors';
 
 export type { Layout } from './binding';
-export type Device = 'cpu';
+export type Device = 'cpu' | 'cuda';
+export type DType = 'float32' | 'float16' | 'bfloat16';
 
 export interface TensorOptions {
   /** How memory is ordered; the shape stays logical [N, C, ...spatial]. Default 'NCHW'. */
   layout?: Layout;
-  /** Where the data lives. Only 'cpu' in this build. */
+  /** Where the data lives. Default 'cpu'. */
   device?: Device;
+  /** Element type: 'float32' everywhere, 'float16' / 'bfloat16' on CUDA (raw bits as Uint16Array). */
+  dtype?: DType;
 }
 
 const LAYOUTS = ['NCHW', 'NHWC'] as const;
-const DEVICES = ['cpu'] as const;
+const DEVICES = ['cpu', 'cuda'] as const;
+const DTYPES = ['float32', 'float16', 'bfloat16'] as const;
+/** This package's stream for the device (see csrc/addon/device_memory.h). */
+const DEFAULT_STREAM = 0n;
+
+function bytesPerElement(dtype: DType): number {
+  return dtype === 'float32' ? 4 : 2;
+}
+
+function checkShape(shape: unknown): number {
+  if (!Array.isArray(shape)) throw typeError('shape', 'an array of positive integers', shape);
+  if (shape.length === 0) throw rangeError('shape', 'expected at least one dimension');
+  shape.forEach((size, i) => checkPositiveInteger(`shape[${i}]`, size));
+  return shape.reduce((a: number, b: number) => a * b, 1);
+}
+
+interface Placement {
+  layout: Layout;
+  device: Device;
+  dtype: DType;
+}
+
+function checkPlacement(options: TensorOptions): Placement {
+  if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
+  const layout = checkOneOf('layout', options.layout ?? 'NCHW', LAYOUTS);
+  const device = checkOneOf('device', options.device ?? 'cpu', DEVICES);
+  const dtype = checkOneOf('dtype', options.dtype ?? 'float32', DTYPES);
+  if (device === 'cpu' && dtype !== 'float32') throw rangeError('dtype', `CPU tensors are float32, got '${dtype}'`);
+  if (device === 'cuda') requireCuda();
+  return { layout, device, dtype };
+}
+
+/** Throws unless a GPU is usable, saying why not. */
+function requireCuda(): void {
+  const info = native().cudaInfo();
+  if (!info.available) throw new Error(`device: 'cuda' is not available (${info.reason})`);
+}
 
 export class Tensor {
   readonly shape: readonly number[];
   readonly layout: Layout;
   readonly device: Device;
-  private data: Float32Array | null;
+  readonly dtype: DType;
+  private host: Float32Array | null;
+  private buffer: DeviceBuffer | null;
 
-  private constructor(data: Float32Array, shape: readonly number[], layout: Layout, device: Device) {
-    this.data = data;
-    this.shape = shape;
-    this.layout = layout;
-    this.device = device;
+  private constructor(shape: readonly number[], placement: Placement, host: Float32Array | null, buffer: DeviceBuffer | null) {
+    this.shape = Object.freeze([...shape]);
+    this.layout = placement.layout;
+    this.device = placement.device;
+    this.dtype = placement.dtype;
+    this.host = host;
+    this.buffer = buffer;
   }
 
-  /** Wraps `data` (no copy): writes through the tensor are visible in `data` and back. */
-  static fromArray(data: Float32Array, shape: readonly number[], options: TensorOptions = {}): Tensor {
-    if (!(data instanceof Float32Array)) throw typeError('data', 'a Float32Array', data);
-    if (!Array.isArray(shape)) throw typeError('shape', 'an array of positive integers', shape);
-    if (shape.length === 0) throw rangeError('shape', 'expected at least one dimension');
-    shape.forEach((size, i) => checkPositiveInteger(`shape[${i}]`, size));
-    const layout = checkOneOf('layout', options.layout ?? 'NCHW', LAYOUTS);
-    const device = checkOneOf('device', options.device ?? 'cpu', DEVICES);
-    const size = shape.reduce((a, b) => a * b, 1);
+  /**
+   * CPU: wraps `data` (a Float32Array) without copying. CUDA: copies `data` to the GPU; 16-bit
+   * dtypes take their raw bits as a Uint16Array.
+   */
+  static fromArray(data: Float32Array | Uint16Array, shape: readonly number[], options: TensorOptions = {}): Tensor {
+    const size = checkShape(shape);
+    const placement = checkPlacement(options);
+    const expected = placement.dtype === 'float32' ? Float32Array : Uint16Array;
+    if (!(data instanceof expected)) throw typeError('data', `a ${expected.name} for dtype '${placement.dtype}'`, data);
     if (size !== data.length)
       throw rangeError('data', `expected ${size} elements for shape [${shape.join(', ')}], got ${data.length}`);
-    return new Tensor(data, Object.freeze([...shape]), layout, device);
+    if (placement.device === 'cpu') return new Tensor(shape, placement, data as Float32Array, null);
+    const buffer = native().deviceAlloc!(size * bytesPerElement(placement.dtype), 0);
+    native().copyToDevice!(buffer, data, DEFAULT_STREAM);
+    return new Tensor(shape, placement, null, buffer);
   }
 
   /** A new zero-filled tensor. */
   static zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
-    const size = Array.isArray(shape) ? shape.reduce((a: number, b: number) => a * b, 1) : 0;
-    return Tensor.fromArray(new Float32Array(Number.isInteger(size) && size > 0 ? size : 0), shape, options);
+    const size = checkShape(shape);
+    const placement = checkPlacement(options);
+    if (placement.device === 'cpu') return new Tensor(shape, placement, new Float32Array(size), null);
+    const buffer = native().deviceAlloc!(size * bytesPerElement(placement.dtype), 0);
+    native().fillDevice!(buffer, 0, placement.dtype, DEFAULT_STREAM);
+    return new Tensor(shape, placement, null, buffer);
+  }
+
+  /** Wraps GPU memory owned by another library, without copying and without taking ownership. */
+  static fromDevicePointer(pointer: bigint, shape: readonly number[], options: TensorOptions & { dtype: DType; device: 'cuda' }): Tensor {
+    if (typeof pointer !== 'bigint') throw typeError('pointer', 'a bigint', pointer);
+    if (pointer <= 0n) throw rangeError('pointer', `expected a device address, got ${pointer}`);
+    const size = checkShape(shape);
+    if (options?.device !== 'cuda') throw rangeError('device', `expected 'cuda', got ${String(options?.device)}`);
+    const placement = checkPlacement(options);
+    const buffer = native().deviceWrap!(pointer, size * bytesPerElement(placement.dtype), 0);
+    return new Tensor(shape, placement, null, buffer);
   }
 
   get size(): number {
@@ -54,17 +116,50 @@ export class Tensor {
   }
 
   get disposed(): boolean {
-    return this.data === null;
+    return this.host === null && this.buffer === null;
   }
 
-  /** The tensor's memory: on the CPU the very array it wraps. */
+  /** The GPU address of a CUDA tensor's memory (to hand to another library). */
+  get devicePointer(): bigint {
+    return this.deviceBuffer().pointer;
+  }
+
+  /** The tensor's memory: on the CPU the very array it wraps. CPU tensors only. */
   toArray(): Float32Array {
-    if (this.data === null) throw new Error('tensor: used after dispose()');
-    return this.data;
+    if (this.device !== 'cpu') throw new Error('tensor: on the GPU; use await tensor.toArrayAsync()');
+    if (this.host === null) throw new Error('tensor: used after dispose()');
+    return this.host;
   }
 
-  /** Releases the tensor's hold on its memory; any later use throws. */
-  dispose(): void {
-    this.data = null;
+  /** The values on the host: a CPU tensor's own array, or a copy of a CUDA tensor's memory. */
+  async toArrayAsync(): Promise<Float32Array | Uint16Array> {
+    if (this.device === 'cpu') return this.toArray();
+    const out = this.dtype === 'float32' ? new Float32Array(this.size) : new Uint16Array(this.size);
+    await native().copyToHostAsync!(out, this.deviceBuffer(), DEFAULT_STREAM);
+    return out;
   }
+
+  /** Releases the tensor's memory (GPU memory it owns is freed); any later use throws. */
+  dispose(): void {
+    this.buffer?.free();
+    this.host = null;
+    this.buffer = null;
+  }
+
+  /** @internal The memory the addon reads and writes. */
+  memory(): Float32Array | DeviceBuffer {
+    if (this.disposed) throw new Error('tensor: used after dispose()');
+    return this.host ?? this.buffer!;
+  }
+
+  private deviceBuffer(): DeviceBuffer {
+    if (this.device !== 'cuda') throw new Error('tensor: not on the GPU');
+    if (this.buffer === null) throw new Error('tensor: used after dispose()');
+    return this.buffer;
+  }
+}
+
+/** Whether a GPU is usable, and why not when it is not. */
+export function cudaInfo() {
+  return native().cudaInfo();
 }

@@ -1,7 +1,7 @@
 // KN-SPEC section 4: every bad input throws, in-process, an error of the right kind whose message
 // starts with the argument's name, before anything is written.
 import { expect } from 'chai';
-import { Tensor, ops, KalmanNorm, GroupKalmanNorm } from '../lib';
+import { Tensor, cudaInfo, ops, KalmanNorm, GroupKalmanNorm } from '../lib';
 import type { KalmanNormOptions } from '../lib';
 
 const SENTINEL = 7;
@@ -141,8 +141,12 @@ describe('bad input (KN-SPEC section 4)', () => {
     it('an unknown layout: RangeError naming layout', () => {
       expect(() => Tensor.fromArray(new Float32Array(4), [1, 4], { layout: 'NWHC' as never })).to.throw(RangeError, /^layout: /);
     });
-    it("device 'cuda' in this CPU build: RangeError naming device", () => {
-      expect(() => Tensor.fromArray(new Float32Array(4), [1, 4], { device: 'cuda' as never })).to.throw(RangeError, /^device: /);
+    it("device 'cuda' where no GPU is usable: Error naming device and saying why", function () {
+      if (cudaInfo().available) this.skip(); // the GPU suite covers CUDA tensors
+      expect(() => Tensor.fromArray(new Float32Array(4), [1, 4], { device: 'cuda' })).to.throw(Error, new RegExp(`^device: .*${cudaInfo().reason}`));
+    });
+    it('a 16-bit dtype on the CPU: RangeError naming dtype', () => {
+      expect(() => Tensor.fromArray(new Uint16Array(4), [1, 4], { dtype: 'float16' })).to.throw(RangeError, /^dtype: /);
     });
     it('toArray after dispose: Error', () => {
       const t = filled([2], 1);

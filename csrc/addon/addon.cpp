@@ -1,6 +1,7 @@
 // The Node-API module: registers each group of entry points.
 #include <napi.h>
 
+#include "backend_dispatch.h"
 #include "kalman_norm_binding.h"
 #include "runtime_binding.h"
 
@@ -9,6 +10,7 @@ namespace {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   kn::addon::register_kalman_norm(env, exports);
   kn::addon::register_runtime(env, exports);
+  kn::addon::register_device(env, exports);
   return exports;
 }
 

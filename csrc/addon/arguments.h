@@ -2,6 +2,9 @@
 // API (lib/) validates arguments with user-facing messages first; these checks are the last line
 // that keeps a bad call from reading or writing out of bounds: each throws a TypeError or
 // RangeError that names the field.
+//
+// Memory arrives as a Float32Array on the CPU, and on CUDA as a device buffer object
+// ({ pointer: bigint, bytes: number }, see device_memory.h) of the call's dtype.
 #pragma once
 
 #include <napi.h>
@@ -9,28 +12,49 @@
 #include <cstdint>
 #include <string>
 
-#include "../cpu/kalman_norm.h"
+#include "../../cuda/kalman_norm_args.h"
 
 namespace kn::addon {
+
+// Where one call's memory lives: host (Float32Array) or device (buffer objects).
+struct Placement {
+  bool on_device = false;
+  DType dtype = DType::kFloat32;  // of the tensors (x, y, dy, dx, residual); statistics are float32
+};
 
 Napi::Object object_argument(const Napi::CallbackInfo& info);
 
 double number_field(const Napi::Object& args, const char* name);
 bool boolean_field(const Napi::Object& args, const char* name);
 
-// A Float32Array field of exactly `length` elements; null when the field is null or undefined
-// and `required` is false.
-float* float_array_field(const Napi::Object& args, const char* name, int64_t length, bool required);
+// `device` ('cpu' | 'cuda') and `dtype` ('float32' | 'float16' | 'bfloat16').
+Placement placement_fields(const Napi::Object& args);
+
+// A float32 array of exactly `length` elements; null when the field is null or undefined and
+// `required` is false.
+float* float_field(const Napi::Object& args, const char* name, int64_t length, bool required,
+                   const Placement& where);
+
+// A tensor of `elements` elements of the call's dtype; absent when null/undefined and not required.
+MutableTensor tensor_field(const Napi::Object& args, const char* name, int64_t elements, bool required,
+                           const Placement& where);
 
 // {samples, channels, spatial, layout: 'NCHW' | 'NHWC', samplesPerUnit, channelsPerUnit}.
 NormShape shape_field(const Napi::Object& args, const char* name);
 
-// A per-unit / per-column / scalar Float32Array with its spread given in `<name>Spread`
+// A per-unit / per-column / scalar float32 array with its spread given in `<name>Spread`
 // ('unit' | 'column' | 'scalar'); absent when the array is null and `required` is false.
 UnitValues unit_values_field(const Napi::Object& args, const char* name, const NormShape& shape,
-                             bool required);
+                             bool required, const Placement& where);
 
 // The length an output with the same spread as `values` must have.
 int64_t spread_length(const UnitValues& values, const NormShape& shape);
+
+// The device address and size of a device buffer object.
+struct DeviceRange {
+  void* pointer = nullptr;
+  int64_t bytes = 0;
+};
+DeviceRange device_range(const Napi::Value& value, const std::string& name);
 
 }  // namespace kn::addon

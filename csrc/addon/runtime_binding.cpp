@@ -21,8 +21,9 @@ Napi::Value parallel_copy(const Napi::CallbackInfo& info) {
   if (!src_value.IsTypedArray() || src_value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throw Napi::TypeError::New(info.Env(), "src: expected a Float32Array");
   const int64_t length = int64_t(src_value.As<Napi::Float32Array>().ElementLength());
-  const float* src = float_array_field(args, "src", length, true);
-  float* dst = float_array_field(args, "dst", length, true);
+  const Placement host;
+  const float* src = float_field(args, "src", length, true, host);
+  float* dst = float_field(args, "dst", length, true, host);
   constexpr int64_t kBlock = 1 << 16;
   parallel_for((length + kBlock - 1) / kBlock, kBlock, [&](int64_t begin, int64_t end) {
     const int64_t first = begin * kBlock, last = std::min(length, end * kBlock);

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "../../cuda/kn_unit_math.h"
-#include "norm_shape.h"
+#include "../../cuda/norm_shape.h"
 
 namespace kn {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "norm_shape.h"
+#include "../../cuda/norm_shape.h"
 
 namespace kn {
 

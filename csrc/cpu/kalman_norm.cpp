@@ -30,8 +30,8 @@ void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean,
       scale[cell] = gamma_at(epilogue, c) * unit_rstd[unit];
       shift[cell] = epilogue.beta ? epilogue.beta[c] : 0.f;
     }
-  normalize_elements(shape, io.x, epilogue.residual, epilogue.relu,
-                     NormalizeCoefficients{center.data(), scale.data(), shift.data()}, io.y);
+  normalize_elements(shape, io.x.as<float>(), epilogue.residual.as<float>(), epilogue.relu,
+                     NormalizeCoefficients{center.data(), scale.data(), shift.data()}, io.y.as<float>());
 }
 
 // The moments of each unit: its cells merged in a fixed order.
@@ -98,7 +98,7 @@ void store(const std::vector<double>& totals, float* out) {
 
 bool kalman_norm_forward_training(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
-  unit_observations(shape, args.io.x, args.observed_mean, args.observed_var);
+  unit_observations(shape, args.io.x.as<float>(), args.observed_mean, args.observed_var);
   const bool has_prior = args.prior_mean.values != nullptr;
   const bool guard_fired = has_prior && guard_fires(args);
   const bool fused = has_prior && !guard_fired;
@@ -132,7 +132,8 @@ void kalman_norm_backward(const Backward& args) {
     for (int64_t c = 0; c < channels; ++c)
       sum_center[n * channels + c] = args.posterior_mean[shape.unit_of_cell(n, c)];
   std::vector<GradientSums> sums(shape.cells());
-  cell_gradient_sums(shape, args.x, args.dy, args.relu_output, sum_center.data(), sums.data());
+  cell_gradient_sums(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
+                     sum_center.data(), sums.data());
 
   // Per unit: sum of g = gamma dy' and of g xhat, then the coefficients of spec section 2.
   std::vector<double> sum_g(shape.units(), 0.0), sum_g_centered(shape.units(), 0.0);
@@ -186,9 +187,9 @@ void kalman_norm_backward(const Backward& args) {
       centered[cell] = units[unit].centered;
       constant[cell] = units[unit].constant;
     }
-  input_gradient_elements(shape, args.x, args.dy, args.relu_output,
+  input_gradient_elements(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
                           InputGradientCoefficients{scale.data(), center.data(), centered.data(), constant.data()},
-                          args.dx, args.dresidual);
+                          args.dx.as<float>(), args.dresidual.as<float>());
 }
 
 }  // namespace kn

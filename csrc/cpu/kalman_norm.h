@@ -1,97 +1,14 @@
-// The CPU backend of KN and GKN (KN-SPEC sections 1 and 2): forward in training mode, forward
-// with fixed statistics (KN inference), and backward. Pointers that may be null say so; every
-// per-unit array has shape.units() entries, row-major [unit_rows][unit_cols]; per-column arrays
-// (gain, prior, when broadcast) have unit_cols() entries. The caller has validated every size.
+// The CPU backend of KN and GKN: float32 tensors, spread over the thread pool.
 #pragma once
 
-#include "norm_shape.h"
+#include "../../cuda/kalman_norm_args.h"
 
 namespace kn {
-
-// Either one value per unit, or one per column broadcast over the unit rows, or (gain only) one
-// scalar for every unit. `values == nullptr` means absent.
-struct UnitValues {
-  const float* values = nullptr;
-  enum class Spread { kPerUnit, kPerColumn, kScalar } spread = Spread::kPerUnit;
-  float at(const NormShape& shape, int64_t unit) const {
-    if (spread == Spread::kScalar) return values[0];
-    return spread == Spread::kPerColumn ? values[shape.column_of_unit(unit)] : values[unit];
-  }
-};
-
-struct Epilogue {
-  const float* gamma = nullptr;     // [C] or null (1)
-  const float* beta = nullptr;      // [C] or null (0)
-  const float* residual = nullptr;  // like x, or null
-  bool relu = false;
-};
-
-// What every forward call reads and writes: x in, y (like x) out, through the epilogue.
-struct ForwardIO {
-  NormShape shape;
-  const float* x = nullptr;
-  Epilogue epilogue;
-  float eps = 1e-5f;
-  float* y = nullptr;
-};
-
-struct TrainingForward {
-  ForwardIO io;
-  UnitValues gain;
-  UnitValues prior_mean;  // both absent (values == nullptr), or both present
-  UnitValues prior_var;
-  float guard = 100.f;    // +inf disables
-  // Outputs per unit: posterior, observation and 1/sqrt(var + eps).
-  float* posterior_mean = nullptr;
-  float* posterior_var = nullptr;
-  float* observed_mean = nullptr;
-  float* observed_var = nullptr;
-  float* rstd = nullptr;
-  // KN running estimates, one per column, updated in place (null: none).
-  float* running_mean = nullptr;
-  float* running_var = nullptr;
-  float momentum = 0.1f;
-};
 
 // Returns whether the guard fired (the prior was ignored for this call).
 bool kalman_norm_forward_training(const TrainingForward& args);
 
-struct FixedStatisticsForward {
-  ForwardIO io;                 // units = the statistics' units (KN inference: one per channel)
-  const float* mean = nullptr;  // per unit
-  const float* var = nullptr;   // per unit
-  float* rstd = nullptr;        // per unit, written for the backward pass
-};
-
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args);
-
-struct Backward {
-  NormShape shape;
-  const float* x = nullptr;
-  const float* dy = nullptr;
-  const float* relu_output = nullptr;  // the forward's y when it used relu, else null
-  const float* gamma = nullptr;        // [C] or null (1)
-  // The forward's per-unit state.
-  const float* observed_mean = nullptr;
-  const float* observed_var = nullptr;
-  const float* posterior_mean = nullptr;
-  const float* rstd = nullptr;
-  UnitValues gain;
-  UnitValues prior_mean;
-  UnitValues prior_var;
-  bool fused = false;                 // a prior was given and the guard did not fire
-  bool constant_statistics = false;   // KN inference: statistics carry no gradient
-  const float* dmean_out = nullptr;   // per unit, or null (0)
-  const float* dvar_out = nullptr;    // per unit, or null (0)
-  // Outputs; null = not wanted. Prior and gain gradients have their inputs' spread.
-  float* dx = nullptr;
-  float* dresidual = nullptr;
-  float* dgamma = nullptr;
-  float* dbeta = nullptr;
-  float* dprior_mean = nullptr;
-  float* dprior_var = nullptr;
-  float* dgain = nullptr;
-};
 
 void kalman_norm_backward(const Backward& args);
 

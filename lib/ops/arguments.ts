@@ -1,48 +1,60 @@
-// Turning the public API's arguments into checked buffers for the addon.
-import { Spread } from '../binding';
+// Turning the public API's arguments into checked values. Memory is resolved only when the
+// addon is called (see CallDevice), so that every check runs before anything is allocated.
+import { Memory, Spread } from '../binding';
 import { checkElements, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
+import { CallDevice } from './call-device';
 
-/** A vector of statistics or parameters: a Float32Array or a Tensor holding one. */
+/** A vector of statistics or parameters: a Float32Array or a float32 Tensor holding one. */
 export type StatVector = Float32Array | Tensor;
 
-/** A checked, live tensor (not disposed), with its data. */
-export function checkTensor(name: string, value: unknown): Float32Array {
+/** A checked, live tensor (not disposed). */
+export function checkTensor(name: string, value: unknown): Tensor {
   if (!(value instanceof Tensor)) throw typeError(name, 'a Tensor', value);
   if (value.disposed) throw new Error(`${name}: the tensor has been disposed`);
-  return value.toArray();
+  return value;
 }
 
-/** A tensor that must have exactly the shape, layout and device of `like`. */
-export function checkTensorLike(name: string, value: unknown, like: Tensor, likeName: string): Float32Array {
-  const data = checkTensor(name, value);
-  const tensor = value as Tensor;
+/** A tensor that must have exactly the shape, layout, dtype and device of `like`. */
+export function checkTensorLike(name: string, value: unknown, like: Tensor, likeName: string): Tensor {
+  const tensor = checkTensor(name, value);
   if (tensor.device !== like.device)
     throw rangeError(name, `expected a tensor on ${likeName}'s device '${like.device}', got '${tensor.device}'`);
   if (tensor.shape.length !== like.shape.length || tensor.shape.some((size, i) => size !== like.shape[i]))
     throw rangeError(name, `expected shape [${like.shape.join(', ')}] like ${likeName}, got [${tensor.shape.join(', ')}]`);
   if (tensor.layout !== like.layout)
     throw rangeError(name, `expected layout '${like.layout}' like ${likeName}, got '${tensor.layout}'`);
-  return data;
+  if (tensor.dtype !== like.dtype) throw rangeError(name, `expected dtype '${like.dtype}' like ${likeName}, got '${tensor.dtype}'`);
+  return tensor;
 }
 
-/** The memory of a StatVector, and the shape to give gradients flowing back into it. */
+/** A checked StatVector: host values (a Float32Array, or a CPU tensor's) or a device tensor. */
 export interface Vector {
-  data: Float32Array;
+  host: Float32Array | null;
+  tensor: Tensor | null;
+  /** The shape to give gradients flowing back into it. */
   shape: readonly number[];
 }
 
-/** A StatVector of exactly `length` elements; on `device` when it is a Tensor. */
-export function checkVector(name: string, value: unknown, length: number, expected: string): Vector {
+/** The vector's memory on the call's device (a Float32Array is uploaded on CUDA). */
+export function vectorMemory(vector: Vector, device: CallDevice): Memory {
+  return vector.tensor?.device === 'cuda' ? vector.tensor.memory() : device.upload(vector.host!);
+}
+
+/** A StatVector of exactly `length` float32 values; a Tensor must be on the call's device. */
+export function checkVector(name: string, value: unknown, length: number, expected: string, device: CallDevice): Vector {
   if (value instanceof Float32Array) {
     if (value.length !== length) throw rangeError(name, `expected ${expected} (${length} values), got ${value.length}`);
-    return { data: value, shape: [length] };
+    return { host: value, tensor: null, shape: [length] };
   }
   if (value instanceof Tensor) {
-    const data = checkTensor(name, value);
-    if (data.length !== length)
+    checkTensor(name, value);
+    if (value.device !== device.device)
+      throw rangeError(name, `expected a tensor on x's device '${device.device}' or a Float32Array, got a '${value.device}' tensor`);
+    if (value.dtype !== 'float32') throw rangeError(name, `expected a float32 tensor, got '${value.dtype}'`);
+    if (value.size !== length)
       throw rangeError(name, `expected ${expected} (${length} values), got shape [${value.shape.join(', ')}]`);
-    return { data, shape: value.shape };
+    return { host: value.device === 'cpu' ? value.toArray() : null, tensor: value, shape: value.shape };
   }
   throw typeError(name, 'a Float32Array or a Tensor', value);
 }
@@ -57,37 +69,49 @@ export function checkUnitOrColumnVector(
   value: unknown,
   unitShape: readonly [number, number],
   columnName: string,
+  device: CallDevice,
 ): SpreadVector {
   const [rows, cols] = unitShape;
   const expected = `per unit [${rows}, ${cols}] or per ${columnName} [${cols}]`;
   const length = value instanceof Float32Array ? value.length : value instanceof Tensor ? value.size : -1;
   const perColumn = length === cols && !(value instanceof Tensor && value.shape.length === 2);
-  const vector = checkVector(name, value, perColumn ? cols : rows * cols, expected);
+  const vector = checkVector(name, value, perColumn ? cols : rows * cols, expected, device);
   return { ...vector, spread: perColumn ? 'column' : 'unit' };
 }
 
+// Value checks read host memory; a device tensor's values are not inspected (that would wait for
+// the GPU), and bad values there propagate like NaN would.
+
 /** Rejects NaN and values outside [low, high]. */
 export function checkVectorRange(name: string, vector: Vector, low: number, high: number): void {
-  checkElements(name, vector.data, (v) => v >= low && v <= high, `values in [${low}, ${high}]`);
+  if (vector.host) checkElements(name, vector.host, (v) => v >= low && v <= high, `values in [${low}, ${high}]`);
 }
 
 /** Rejects negative values (NaN is data and passes through, like arithmetic would). */
 export function checkNonNegative(name: string, vector: Vector): void {
-  checkElements(name, vector.data, (v) => !(v < 0), 'non-negative variances');
+  if (vector.host) checkElements(name, vector.host, (v) => !(v < 0), 'non-negative variances');
 }
 
-/** A caller-provided output tensor of exactly `shape` (any layout), or a new one. */
-export function outputVector(name: string, value: unknown, shape: readonly number[]): Tensor {
-  if (value === undefined) return Tensor.zeros(shape);
-  const data = checkTensor(name, value);
+/** A caller-provided float32 output tensor of exactly `shape`'s size on the call's device, or a new one. */
+export function outputVector(name: string, value: unknown, shape: readonly number[], device: CallDevice): Tensor {
+  if (value === undefined) return device.zeros(shape);
+  const tensor = checkTensor(name, value);
   const size = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== size)
-    throw rangeError(name, `expected ${size} values (shape [${shape.join(', ')}]), got shape [${(value as Tensor).shape.join(', ')}]`);
-  return value as Tensor;
+  if (tensor.device !== device.device) throw rangeError(name, `expected a tensor on x's device '${device.device}', got '${tensor.device}'`);
+  if (tensor.dtype !== 'float32') throw rangeError(name, `expected a float32 tensor, got '${tensor.dtype}'`);
+  if (tensor.size !== size)
+    throw rangeError(name, `expected ${size} values (shape [${shape.join(', ')}]), got shape [${tensor.shape.join(', ')}]`);
+  return tensor;
 }
 
-/** True when two arrays share any byte of memory. */
-export function overlaps(a: Float32Array, b: Float32Array): boolean {
-  if (a.buffer !== b.buffer) return false;
-  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+/** True when two tensors share any byte of memory. */
+export function overlaps(a: Tensor, b: Tensor): boolean {
+  const first = a.memory();
+  const second = b.memory();
+  if (first instanceof Float32Array && second instanceof Float32Array) {
+    if (first.buffer !== second.buffer) return false;
+    return first.byteOffset < second.byteOffset + second.byteLength && second.byteOffset < first.byteOffset + first.byteLength;
+  }
+  if (first instanceof Float32Array || second instanceof Float32Array) return false;
+  return first.pointer < second.pointer + BigInt(second.bytes) && second.pointer < first.pointer + BigInt(first.bytes);
 }

@@ -2,6 +2,7 @@
 import { checkNumber, checkPositiveInteger, rangeError } from '../errors';
 import { Tensor } from '../tensor';
 import { StatVector, checkNonNegative, checkVector } from './arguments';
+import { CallDevice } from './call-device';
 import {
   NormBackwardOptions,
   NormGradients,
@@ -43,7 +44,7 @@ function geometry(x: unknown, virtualBatch: unknown, training: boolean): UnitGeo
   };
 }
 
-function runningEstimates(options: KalmanNormOptions, channels: number, required: boolean) {
+function runningEstimates(options: KalmanNormOptions, channels: number, required: boolean, device: CallDevice) {
   const { runningMean, runningVar } = options;
   if (runningMean === undefined && runningVar === undefined && !required) return null;
   if (runningMean === undefined || runningVar === undefined) {
@@ -51,8 +52,8 @@ function runningEstimates(options: KalmanNormOptions, channels: number, required
     throw new TypeError(`${missing}: ${required ? 'required in inference mode (training: false)' : 'runningMean and runningVar go together'}`);
   }
   const expected = `one value per channel [${channels}]`;
-  const mean = checkVector('runningMean', runningMean, channels, expected);
-  const variance = checkVector('runningVar', runningVar, channels, expected);
+  const mean = checkVector('runningMean', runningMean, channels, expected, device);
+  const variance = checkVector('runningVar', runningVar, channels, expected, device);
   checkNonNegative('runningVar', variance);
   const momentum = checkNumber('momentum', options.momentum ?? 0.1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   return { mean, var: variance, momentum };
@@ -67,12 +68,9 @@ export function kalmanNorm(x: Tensor, options: KalmanNormOptions = {}): NormResu
   const training = checkModeOptions(options, KN_KEYS);
   const units = geometry(x, options.virtualBatch, training);
   const channels = units.shape.channels;
-  if (!training) {
-    const statistics = runningEstimates(options, channels, true)!;
-    return fixedForward(units, x, options, statistics);
-  }
-  const running = runningEstimates(options, channels, false);
-  return trainingForward(units, x, options, running && { mean: running.mean.data, var: running.var.data, momentum: running.momentum });
+  const device = new CallDevice(x, options.stream);
+  if (!training) return fixedForward(units, x, options, runningEstimates(options, channels, true, device)!);
+  return trainingForward(units, x, options, runningEstimates(options, channels, false, device));
 }
 
 /** KN backward (KN-SPEC section 2): the exact gradient of the forward call that returned `saved`. */

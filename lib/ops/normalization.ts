@@ -1,6 +1,6 @@
 // The part of KN and GKN that is the same for both: option checks, the call into the addon, and
 // the backward pass. kalman-norm.ts and group-kalman-norm.ts describe their units and call in.
-import { NativeGainAndPrior, NativeShape, native } from '../binding';
+import { Memory, NativeGainAndPrior, NativeShape, native } from '../binding';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import {
@@ -15,8 +15,10 @@ import {
   checkVectorRange,
   outputVector,
   overlaps,
+  vectorMemory,
 } from './arguments';
-import { GainValues, NormOp, SavedNormalization } from './saved-state';
+import { CallDevice, readFlag } from './call-device';
+import { GainValues, NormOp, SavedNormalization, UnitState } from './saved-state';
 
 export type Activation = 'identity' | 'relu';
 
@@ -42,6 +44,8 @@ export interface NormOptions {
   activation?: Activation;
   /** Caller-owned outputs to write into instead of allocating (the posterior is per unit). */
   out?: { y?: Tensor; mean?: Tensor; var?: Tensor; saved?: SavedNormalization };
+  /** CUDA: the stream to queue the work on (a cudaStream_t); default: this package's stream. */
+  stream?: bigint;
 }
 
 export interface NormResult {
@@ -51,8 +55,8 @@ export interface NormResult {
   mean: Tensor;
   /** The posterior variance per unit (KN inference: the running variance per channel). */
   var: Tensor;
-  /** Whether the guard fired and the prior was ignored for this call. */
-  guardFired: boolean;
+  /** Whether the guard fired and the prior was ignored for this call (on CUDA, reading it waits for the GPU). */
+  readonly guardFired: boolean;
   /** Pass to the matching backward function. */
   saved: SavedNormalization;
 }
@@ -62,6 +66,8 @@ export interface NormBackwardOptions {
   dMean?: StatVector;
   /** Gradient with respect to the posterior variance, per unit. */
   dVar?: StatVector;
+  /** CUDA: the stream to queue the work on; default: this package's stream. */
+  stream?: bigint;
   /** Caller-owned outputs to write into. */
   out?: { dx?: Tensor; dResidual?: Tensor; dGamma?: Tensor; dBeta?: Tensor; dPriorMean?: Tensor; dPriorVar?: Tensor; dGain?: Tensor };
 }
@@ -75,13 +81,13 @@ export interface NormGradients {
   /** Present when a prior was given, in the prior's own shape (zero when the guard fired). */
   dPriorMean?: Tensor;
   dPriorVar?: Tensor;
-  /** Present when a prior was given, in the gain's own shape: a number for a scalar gain. */
+  /** Present when a prior was given, in the gain's own shape: a number for a scalar gain (on CUDA, reading it waits for the GPU). */
   dGain?: number | Tensor;
   /** Present when a residual was given. */
   dResidual?: Tensor;
 }
 
-export const NORM_OPTION_KEYS = ['training', 'eps', 'gain', 'prior', 'guard', 'gamma', 'beta', 'residual', 'activation', 'out'];
+export const NORM_OPTION_KEYS = ['training', 'eps', 'gain', 'prior', 'guard', 'gamma', 'beta', 'residual', 'activation', 'out', 'stream'];
 
 /** How one op maps x onto statistic units. */
 export interface UnitGeometry {
@@ -94,25 +100,33 @@ export interface UnitGeometry {
 }
 
 /** x's dimensions: [N, C, ...spatial] with S = product of the spatial sizes. */
-export function inputDimensions(x: unknown): { data: Float32Array; samples: number; channels: number; spatial: number } {
-  const data = checkTensor('x', x);
-  const shape = (x as Tensor).shape;
+export function inputDimensions(x: unknown): { samples: number; channels: number; spatial: number } {
+  const shape = checkTensor('x', x).shape;
   if (shape.length < 2) throw rangeError('x', `expected shape [N, C, ...spatial], got [${shape.join(', ')}]`);
-  return { data, samples: shape[0], channels: shape[1], spatial: shape.slice(2).reduce((a, b) => a * b, 1) };
+  return { samples: shape[0], channels: shape[1], spatial: shape.slice(2).reduce((a, b) => a * b, 1) };
 }
 
-function checkGain(value: unknown, geometry: UnitGeometry): GainValues {
+/** The gain, checked: a number, or one per column. */
+interface CheckedGain {
+  vector: Vector;
+  spread: 'scalar' | 'column';
+  isNumber: boolean;
+}
+
+function checkGain(value: unknown, geometry: UnitGeometry, device: CallDevice): CheckedGain {
   if (value === undefined || typeof value === 'number') {
     const gain = checkNumber('gain', value ?? 0.1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
-    return { data: new Float32Array([gain]), spread: 'scalar', shape: [], isNumber: true };
+    return { vector: { host: new Float32Array([gain]), tensor: null, shape: [] }, spread: 'scalar', isNumber: true };
   }
   const cols = geometry.unitShape[1];
-  const vector = checkVector('gain', value, cols, `one gain per ${geometry.columnName} [${cols}]`);
+  const vector = checkVector('gain', value, cols, `one gain per ${geometry.columnName} [${cols}]`, device);
   checkVectorRange('gain', vector, 0, 1);
-  return { ...vector, spread: 'column', isNumber: false };
+  return { vector, spread: 'column', isNumber: false };
 }
 
-function checkPrior(value: unknown, geometry: UnitGeometry): { mean: SpreadVector; var: SpreadVector } | null {
+type Prior = { mean: SpreadVector; var: SpreadVector };
+
+function checkPrior(value: unknown, geometry: UnitGeometry, device: CallDevice): Prior | null {
   if (value === undefined) return null;
   if (typeof value !== 'object' || value === null) throw typeError('prior', 'an object { mean, var }', value);
   checkKnownKeys('prior', value, ['mean', 'var']);
@@ -120,70 +134,97 @@ function checkPrior(value: unknown, geometry: UnitGeometry): { mean: SpreadVecto
   if (mean === undefined) throw typeError('prior.mean', 'a Float32Array or a Tensor', mean);
   if (variance === undefined) throw typeError('prior.var', 'a Float32Array or a Tensor', variance);
   const prior = {
-    mean: checkUnitOrColumnVector('prior.mean', mean, geometry.unitShape, geometry.columnName),
-    var: checkUnitOrColumnVector('prior.var', variance, geometry.unitShape, geometry.columnName),
+    mean: checkUnitOrColumnVector('prior.mean', mean, geometry.unitShape, geometry.columnName, device),
+    var: checkUnitOrColumnVector('prior.var', variance, geometry.unitShape, geometry.columnName, device),
   };
   checkNonNegative('prior.var', prior.var);
   return prior;
 }
 
-function checkChannelVector(name: string, value: unknown, channels: number): Float32Array | null {
+function checkChannelVector(name: string, value: unknown, channels: number, device: CallDevice): Vector | null {
   if (value === undefined) return null;
-  return checkVector(name, value, channels, `one value per channel [${channels}]`).data;
-}
-
-function gainAndPrior(gain: GainValues, prior: { mean: SpreadVector; var: SpreadVector } | null): NativeGainAndPrior {
-  return {
-    gain: gain.data,
-    gainSpread: gain.spread,
-    priorMean: prior?.mean.data ?? null,
-    priorMeanSpread: prior?.mean.spread ?? null,
-    priorVar: prior?.var.data ?? null,
-    priorVarSpread: prior?.var.spread ?? null,
-  };
+  return checkVector(name, value, channels, `one value per channel [${channels}]`, device);
 }
 
 /** Everything both modes of the forward pass need, checked. */
 interface CheckedForward {
-  x: Tensor;
-  xData: Float32Array;
+  device: CallDevice;
   eps: number;
-  gamma: Float32Array | null;
-  beta: Float32Array | null;
-  residual: Float32Array | null;
+  gamma: Vector | null;
+  beta: Vector | null;
+  residual: Tensor | null;
   relu: boolean;
-  y: Tensor;
+  /** The caller's out.y, checked (null: allocate one). */
+  y: Tensor | null;
 }
 
 function checkForwardCommon(x: Tensor, options: NormOptions): CheckedForward {
-  const xData = checkTensor('x', x);
+  checkTensor('x', x);
+  const device = new CallDevice(x, options.stream);
   const eps = checkNumber('eps', options.eps ?? 1e-5, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
   const channels = x.shape[1];
-  const gamma = checkChannelVector('gamma', options.gamma, channels);
-  const beta = checkChannelVector('beta', options.beta, channels);
+  const gamma = checkChannelVector('gamma', options.gamma, channels, device);
+  const beta = checkChannelVector('beta', options.beta, channels, device);
   const residual = options.residual === undefined ? null : checkTensorLike('residual', options.residual, x, 'x');
   const relu = checkOneOf('activation', options.activation ?? 'identity', ['identity', 'relu'] as const) === 'relu';
   const out = options.out ?? {};
   if (typeof out !== 'object' || out === null) throw typeError('out', 'an object', out);
   checkKnownKeys('out', out, ['y', 'mean', 'var', 'saved']);
-  let y: Tensor;
-  if (out.y === undefined) {
-    y = Tensor.zeros(x.shape, { layout: x.layout, device: x.device });
-  } else {
-    const yData = checkTensorLike('out.y', out.y, x, 'x');
-    if (overlaps(yData, xData)) throw rangeError('out.y', 'must not share memory with x (the backward pass reads x)');
-    y = out.y;
+  let y: Tensor | null = null;
+  if (out.y !== undefined) {
+    y = checkTensorLike('out.y', out.y, x, 'x');
+    if (overlaps(y, x)) throw rangeError('out.y', 'must not share memory with x (the backward pass reads x)');
   }
-  return { x, xData, eps, gamma, beta, residual, relu, y };
+  if (out.saved !== undefined && !(out.saved instanceof SavedNormalization))
+    throw typeError('out.saved', 'the saved state of an earlier call', out.saved);
+  return { device, eps, gamma, beta, residual, relu, y };
 }
 
-/** Per-unit state arrays: reused from out.saved when it has the right size. */
-function stateArrays(units: number, reuse: unknown): Float32Array[] {
-  if (reuse instanceof SavedNormalization && reuse.units === units)
-    return [reuse.observedMean, reuse.observedVar, reuse.posteriorMean, reuse.rstd];
-  if (reuse !== undefined && !(reuse instanceof SavedNormalization))
-    throw typeError('out.saved', 'the saved state of an earlier call', reuse);
-  return [0, 1, 2, 3].map(() => new Float32Array(units));
+/** Per-unit state buffers: reused from out.saved when it has the right size and device. */
+function unitState(units: number, device: CallDevice, reuse: SavedNormalization | undefined): UnitState {
+  if (reuse && reuse.units === units && reuse.x.device === device.device) return reuse.state;
+  return { observedMean: device.floats(units), observedVar: device.floats(units), posteriorMean: device.floats(units), rstd: device.floats(units) };
+}
+
+/** The addon's fields for the forward's common part. */
+function commonFields(x: Tensor, common: CheckedForward, y: Tensor, gamma: Memory | null) {
+  const device = common.device;
+  return {
+    ...device.placement(),
+    x: x.memory(),
+    gamma,
+    beta: common.beta && vectorMemory(common.beta, device),
+    residual: common.residual?.memory() ?? null,
+    relu: common.relu,
+    eps: common.eps,
+    y: y.memory(),
+  };
+}
+
+function gainAndPrior(gain: GainValues, prior: SavedNormalization['prior']): NativeGainAndPrior {
+  return {
+    gain: gain.memory,
+    gainSpread: gain.spread,
+    priorMean: prior?.mean.memory ?? null,
+    priorMeanSpread: prior?.mean.spread ?? null,
+    priorVar: prior?.var.memory ?? null,
+    priorVarSpread: prior?.var.spread ?? null,
+  };
+}
+
+/** The result object; on CUDA `guardFired` reads the device flag when asked. */
+function normResult(y: Tensor, mean: Tensor, variance: Tensor, saved: SavedNormalization, guardFired: boolean, stream: bigint): NormResult {
+  const flag = saved.guardFlag;
+  if (!flag) return { y, mean, var: variance, guardFired, saved };
+  return {
+    y,
+    mean,
+    var: variance,
+    saved,
+    get guardFired() {
+      return readFlag(flag, stream);
+    },
+  };
 }
 
 /** Training mode: batch statistics, fused with the prior when one is given. */
@@ -191,74 +232,82 @@ export function trainingForward(
   geometry: UnitGeometry,
   x: Tensor,
   options: NormOptions,
-  running: { mean: Float32Array; var: Float32Array; momentum: number } | null,
+  running: { mean: Vector; var: Vector; momentum: number } | null,
 ): NormResult {
   const common = checkForwardCommon(x, options);
-  const gain = checkGain(options.gain, geometry);
-  const prior = checkPrior(options.prior, geometry);
+  const device = common.device;
+  const checkedGain = checkGain(options.gain, geometry, device);
+  const checkedPrior = checkPrior(options.prior, geometry, device);
   const guard = checkNumber('guard', options.guard ?? 100, (v) => v > 0, 'a number > 0 (Infinity disables the guard)');
+  if (running && (running.mean.tensor?.device ?? 'cpu') !== device.device)
+    throw rangeError('runningMean', `expected a tensor on x's device '${device.device}'`);
+  if (running && (running.var.tensor?.device ?? 'cpu') !== device.device)
+    throw rangeError('runningVar', `expected a tensor on x's device '${device.device}'`);
   const units = geometry.unitShape[0] * geometry.unitShape[1];
-  const mean = outputVector('out.mean', options.out?.mean, geometry.unitShape);
-  const variance = outputVector('out.var', options.out?.var, geometry.unitShape);
-  const [observedMean, observedVar, posteriorMean, rstd] = stateArrays(units, options.out?.saved);
+  const mean = outputVector('out.mean', options.out?.mean, geometry.unitShape, device);
+  const variance = outputVector('out.var', options.out?.var, geometry.unitShape, device);
+  // Every check has passed: from here on, memory is made and the addon writes.
+  const y = common.y ?? device.like(x);
+  const state = unitState(units, device, options.out?.saved);
+  const gain: GainValues = { memory: vectorMemory(checkedGain.vector, device), spread: checkedGain.spread, shape: checkedGain.vector.shape, isNumber: checkedGain.isNumber };
+  const prior = checkedPrior && {
+    mean: { ...checkedPrior.mean, memory: vectorMemory(checkedPrior.mean, device) },
+    var: { ...checkedPrior.var, memory: vectorMemory(checkedPrior.var, device) },
+  };
+  const guardFlag = prior ? device.guardFlag() : null;
+  const gamma = common.gamma && vectorMemory(common.gamma, device);
   const guardFired = native().forwardTraining({
+    ...commonFields(x, common, y, gamma),
     shape: geometry.shape,
-    x: common.xData,
-    gamma: common.gamma,
-    beta: common.beta,
-    residual: common.residual,
-    relu: common.relu,
-    eps: common.eps,
     ...gainAndPrior(gain, prior),
     guard,
-    y: common.y.toArray(),
-    posteriorMean,
-    posteriorVar: variance.toArray(),
-    observedMean,
-    observedVar,
-    rstd,
-    runningMean: running?.mean ?? null,
-    runningVar: running?.var ?? null,
+    guardFlag,
+    posteriorMean: state.posteriorMean,
+    posteriorVar: variance.memory(),
+    observedMean: state.observedMean,
+    observedVar: state.observedVar,
+    rstd: state.rstd,
+    runningMean: running ? vectorMemory(running.mean, device) : null,
+    runningVar: running ? vectorMemory(running.var, device) : null,
     momentum: running?.momentum ?? 0,
   });
-  mean.toArray().set(posteriorMean);
+  device.copyFloats(mean.memory(), state.posteriorMean, units);
   const saved = new SavedNormalization(
-    geometry.op, geometry.shape, geometry.unitShape, x, common.relu ? common.y.toArray() : null,
-    common.residual !== null, common.gamma, common.beta !== null, gain, prior,
-    prior !== null && !guardFired, false, observedMean, observedVar, posteriorMean, rstd,
+    geometry.op, geometry.shape, geometry.unitShape, units, x, common.relu ? y : null,
+    common.residual !== null, gamma, common.beta !== null, gain, prior,
+    prior !== null && !guardFired, guardFlag, false, state,
   );
-  return { y: common.y, mean, var: variance, guardFired, saved };
+  return normResult(y, mean, variance, saved, guardFired, device.stream);
 }
 
 /** Inference with fixed statistics, one per column of `geometry` (KN: the running estimates; one unit row). */
 export function fixedForward(geometry: UnitGeometry, x: Tensor, options: NormOptions, statistics: { mean: Vector; var: Vector }): NormResult {
   const common = checkForwardCommon(x, options);
+  const device = common.device;
   const units = geometry.unitShape[1];
-  const mean = outputVector('out.mean', options.out?.mean, [units]);
-  const variance = outputVector('out.var', options.out?.var, [units]);
-  const [observedMean, observedVar, posteriorMean, rstd] = stateArrays(units, options.out?.saved);
+  const mean = outputVector('out.mean', options.out?.mean, [units], device);
+  const variance = outputVector('out.var', options.out?.var, [units], device);
+  const y = common.y ?? device.like(x);
+  const state = unitState(units, device, options.out?.saved);
+  const statisticsMean = vectorMemory(statistics.mean, device);
+  const statisticsVar = vectorMemory(statistics.var, device);
+  const gamma = common.gamma && vectorMemory(common.gamma, device);
   native().forwardFixed({
+    ...commonFields(x, common, y, gamma),
     shape: geometry.shape,
-    x: common.xData,
-    gamma: common.gamma,
-    beta: common.beta,
-    residual: common.residual,
-    relu: common.relu,
-    eps: common.eps,
-    mean: statistics.mean.data,
-    var: statistics.var.data,
-    y: common.y.toArray(),
-    rstd,
+    mean: statisticsMean,
+    var: statisticsVar,
+    rstd: state.rstd,
   });
-  for (const state of [observedMean, posteriorMean, mean.toArray()]) state.set(statistics.mean.data);
-  for (const state of [observedVar, variance.toArray()]) state.set(statistics.var.data);
-  const gain: GainValues = { data: new Float32Array([1]), spread: 'scalar', shape: [], isNumber: true };
+  for (const target of [state.observedMean, state.posteriorMean, mean.memory()]) device.copyFloats(target, statisticsMean, units);
+  for (const target of [state.observedVar, variance.memory()]) device.copyFloats(target, statisticsVar, units);
+  const gain: GainValues = { memory: device.upload(new Float32Array([1])), spread: 'scalar', shape: [], isNumber: true };
   const saved = new SavedNormalization(
-    geometry.op, geometry.shape, geometry.unitShape, x, common.relu ? common.y.toArray() : null,
-    common.residual !== null, common.gamma, common.beta !== null, gain, null,
-    false, true, observedMean, observedVar, posteriorMean, rstd,
+    geometry.op, geometry.shape, geometry.unitShape, units, x, common.relu ? y : null,
+    common.residual !== null, gamma, common.beta !== null, gain, null,
+    false, null, true, state,
   );
-  return { y: common.y, mean, var: variance, guardFired: false, saved };
+  return normResult(y, mean, variance, saved, false, device.stream);
 }
 
 /** The backward pass of either op (KN-SPEC section 2). */
@@ -266,64 +315,80 @@ export function normBackward(op: NormOp, dy: unknown, saved: unknown, options: N
   if (!(saved instanceof SavedNormalization)) throw typeError('saved', `the saved state returned by ${op}`, saved);
   if (saved.op !== op) throw rangeError('saved', `produced by ${saved.op}; pass it to ${saved.op}Backward`);
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
-  checkKnownKeys('options', options, ['dMean', 'dVar', 'out']);
+  checkKnownKeys('options', options, ['dMean', 'dVar', 'out', 'stream']);
   const x = saved.x;
-  const xData = checkTensor('saved.x', x);
-  const dyData = checkTensorLike('dy', dy, x, 'x');
+  if (x.disposed) throw new Error('saved.x: the tensor has been disposed');
+  const device = new CallDevice(x, options.stream);
+  checkTensorLike('dy', dy, x, 'x');
   const units = saved.units;
   if (saved.constantStatistics && (options.dMean !== undefined || options.dVar !== undefined))
     throw rangeError(options.dMean !== undefined ? 'dMean' : 'dVar', 'not accepted after an inference-mode forward: its statistics are constants');
-  const dMean = options.dMean === undefined ? null : checkVector('dMean', options.dMean, units, `one value per unit [${saved.unitShape.join(', ')}]`).data;
-  const dVar = options.dVar === undefined ? null : checkVector('dVar', options.dVar, units, `one value per unit [${saved.unitShape.join(', ')}]`).data;
+  const perUnit = `one value per unit [${saved.unitShape.join(', ')}]`;
+  const dMean = options.dMean === undefined ? null : checkVector('dMean', options.dMean, units, perUnit, device);
+  const dVar = options.dVar === undefined ? null : checkVector('dVar', options.dVar, units, perUnit, device);
   const out = options.out ?? {};
   if (typeof out !== 'object' || out === null) throw typeError('out', 'an object', out);
   checkKnownKeys('out', out, ['dx', 'dResidual', 'dGamma', 'dBeta', 'dPriorMean', 'dPriorVar', 'dGain']);
-  const like = (name: string, value: Tensor | undefined): Tensor => {
-    if (value === undefined) return Tensor.zeros(x.shape, { layout: x.layout, device: x.device });
-    checkTensorLike(name, value, x, 'x');
-    return value;
-  };
+  const likeX = (name: string, value: Tensor | undefined): Tensor | undefined =>
+    value === undefined ? undefined : checkTensorLike(name, value, x, 'x');
   const channels = x.shape[1];
-  const dx = like('out.dx', out.dx);
-  const dResidual = saved.hasResidual ? like('out.dResidual', out.dResidual) : undefined;
-  const dGamma = saved.gamma ? outputVector('out.dGamma', out.dGamma, [channels]) : undefined;
-  const dBeta = saved.hasBeta ? outputVector('out.dBeta', out.dBeta, [channels]) : undefined;
   const prior = saved.prior;
-  const dPriorMean = prior ? outputVector('out.dPriorMean', out.dPriorMean, prior.mean.shape) : undefined;
-  const dPriorVar = prior ? outputVector('out.dPriorVar', out.dPriorVar, prior.var.shape) : undefined;
   const gain = saved.gain;
-  const dGain = prior ? (gain.isNumber ? Tensor.zeros([1]) : outputVector('out.dGain', out.dGain, gain.shape)) : undefined;
+  const outDx = likeX('out.dx', out.dx);
+  const outDResidual = saved.hasResidual ? likeX('out.dResidual', out.dResidual) : undefined;
+  const dGamma = saved.gamma ? outputVector('out.dGamma', out.dGamma, [channels], device) : undefined;
+  const dBeta = saved.hasBeta ? outputVector('out.dBeta', out.dBeta, [channels], device) : undefined;
+  const dPriorMean = prior ? outputVector('out.dPriorMean', out.dPriorMean, prior.mean.shape, device) : undefined;
+  const dPriorVar = prior ? outputVector('out.dPriorVar', out.dPriorVar, prior.var.shape, device) : undefined;
+  const dGain = prior ? (gain.isNumber ? device.zeros([1]) : outputVector('out.dGain', out.dGain, gain.shape, device)) : undefined;
+  // Every check has passed: from here on, memory is made and the addon writes.
+  const dx = outDx ?? device.like(x);
+  const dResidual = saved.hasResidual ? outDResidual ?? device.like(x) : undefined;
   native().backward({
+    ...device.placement(),
+    guardFlag: saved.guardFlag,
     shape: saved.shape,
-    x: xData,
-    dy: dyData,
-    reluOutput: saved.reluOutput,
+    x: x.memory(),
+    dy: (dy as Tensor).memory(),
+    reluOutput: saved.reluOutput?.memory() ?? null,
     gamma: saved.gamma,
-    observedMean: saved.observedMean,
-    observedVar: saved.observedVar,
-    posteriorMean: saved.posteriorMean,
-    rstd: saved.rstd,
+    ...saved.state,
     ...gainAndPrior(gain, prior),
     fused: saved.fused,
     constantStatistics: saved.constantStatistics,
-    dMean,
-    dVar,
-    dx: dx.toArray(),
-    dResidual: dResidual?.toArray() ?? null,
-    dGamma: dGamma?.toArray() ?? null,
-    dBeta: dBeta?.toArray() ?? null,
-    dPriorMean: dPriorMean?.toArray() ?? null,
-    dPriorVar: dPriorVar?.toArray() ?? null,
-    dGain: dGain?.toArray() ?? null,
+    dMean: dMean && vectorMemory(dMean, device),
+    dVar: dVar && vectorMemory(dVar, device),
+    dx: dx.memory(),
+    dResidual: dResidual?.memory() ?? null,
+    dGamma: dGamma?.memory() ?? null,
+    dBeta: dBeta?.memory() ?? null,
+    dPriorMean: dPriorMean?.memory() ?? null,
+    dPriorVar: dPriorVar?.memory() ?? null,
+    dGain: dGain?.memory() ?? null,
   });
   const gradients: NormGradients = { dx };
   if (dGamma) gradients.dGamma = dGamma;
   if (dBeta) gradients.dBeta = dBeta;
   if (dPriorMean) gradients.dPriorMean = dPriorMean;
   if (dPriorVar) gradients.dPriorVar = dPriorVar;
-  if (dGain) gradients.dGain = gain.isNumber ? dGain.toArray()[0] : dGain;
+  if (dGain) defineGain(gradients, dGain, gain.isNumber, device);
   if (dResidual) gradients.dResidual = dResidual;
   return gradients;
+}
+
+/** dGain: the tensor, or for a scalar gain a number (on CUDA read when asked for). */
+function defineGain(gradients: NormGradients, dGain: Tensor, isNumber: boolean, device: CallDevice): void {
+  if (!isNumber) gradients.dGain = dGain;
+  else if (!device.onGpu) gradients.dGain = dGain.toArray()[0];
+  else
+    Object.defineProperty(gradients, 'dGain', {
+      enumerable: true,
+      get: () => {
+        const value = new Float32Array(1);
+        native().copyToHost!(value, dGain.memory() as Exclude<Memory, Float32Array>, device.stream);
+        return value[0];
+      },
+    });
 }
 
 /** Checks the training flag and the top-level option names of a forward call. */

@@ -1,5 +1,5 @@
 // What a forward call keeps for its backward call.
-import { NativeShape, Spread } from '../binding';
+import { DeviceBuffer, Memory, NativeShape, Spread } from '../binding';
 import { Tensor } from '../tensor';
 import { SpreadVector } from './arguments';
 
@@ -7,10 +7,18 @@ export type NormOp = 'kalmanNorm' | 'groupKalmanNorm';
 
 /** The gain as given: a number (its gradient comes back as a number) or one value per column. */
 export interface GainValues {
-  data: Float32Array;
+  memory: Memory;
   spread: Spread;
   shape: readonly number[];
   isNumber: boolean;
+}
+
+/** The forward's per-unit state, on the device of the call. */
+export interface UnitState {
+  observedMean: Memory;
+  observedVar: Memory;
+  posteriorMean: Memory;
+  rstd: Memory;
 }
 
 /**
@@ -23,23 +31,18 @@ export class SavedNormalization {
     readonly op: NormOp,
     readonly shape: NativeShape,
     readonly unitShape: readonly number[],
+    readonly units: number,
     readonly x: Tensor,
-    readonly reluOutput: Float32Array | null,
+    readonly reluOutput: Tensor | null,
     readonly hasResidual: boolean,
-    readonly gamma: Float32Array | null,
+    readonly gamma: Memory | null,
     readonly hasBeta: boolean,
     readonly gain: GainValues,
-    readonly prior: { mean: SpreadVector; var: SpreadVector } | null,
+    readonly prior: { mean: SpreadVector & { memory: Memory }; var: SpreadVector & { memory: Memory } } | null,
+    /** CPU: whether the prior was used. CUDA: decided on the device from guardFlag. */
     readonly fused: boolean,
+    readonly guardFlag: DeviceBuffer | null,
     readonly constantStatistics: boolean,
-    readonly observedMean: Float32Array,
-    readonly observedVar: Float32Array,
-    readonly posteriorMean: Float32Array,
-    readonly rstd: Float32Array,
+    readonly state: UnitState,
   ) {}
-
-  /** The number of statistic units (the length of dMean and dVar). */
-  get units(): number {
-    return this.observedMean.length;
-  }
 }

@@ -1,0 +1,95 @@
+#include "backend_dispatch.h"
+
+#include "../cpu/kalman_norm.h"
+
+#ifdef KN_WITH_CUDA
+#include "../../cuda/kalman_norm_cuda.h"
+#include "device_memory.h"
+#endif
+
+namespace kn::addon {
+namespace {
+
+#ifdef KN_WITH_CUDA
+// Turns a CUDA failure into a JavaScript Error naming the op and the CUDA error.
+template <typename Run>
+void on_device(const CallContext& context, Run&& run) {
+  try {
+    run(cuda_stream(context.device, context.stream));
+  } catch (const kn::cuda::CudaError& error) {
+    throw Napi::Error::New(context.env, error.what());
+  }
+}
+#else
+[[noreturn]] void no_cuda(const Napi::Env& env) {
+  throw Napi::Error::New(env, "device: 'cuda' is not available: this addon was built without CUDA");
+}
+#endif
+
+}  // namespace
+
+CallContext call_context(const Napi::Object& args) {
+  CallContext context{args.Env(), Placement{}};
+  context.where = placement_fields(args);
+  if (!context.where.on_device) return context;
+#ifdef KN_WITH_CUDA
+  context.device = int(number_field(args, "deviceIndex"));
+  const Napi::Value stream = args.Get("stream");
+  if (!stream.IsUndefined() && !stream.IsNull()) {
+    if (!stream.IsBigInt()) throw Napi::TypeError::New(args.Env(), "stream: expected a bigint (a cudaStream_t)");
+    bool lossless = true;
+    context.stream = stream.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  const Napi::Value flag = args.Get("guardFlag");
+  if (!flag.IsUndefined() && !flag.IsNull()) {
+    const DeviceRange range = device_range(flag, "guardFlag");
+    if (range.bytes < int64_t(sizeof(int))) throw Napi::RangeError::New(args.Env(), "guardFlag: too small");
+    context.guard_flag = static_cast<int*>(range.pointer);
+  }
+#else
+  no_cuda(args.Env());
+#endif
+  return context;
+}
+
+bool run_forward_training(const TrainingForward& call, const CallContext& context) {
+  if (!context.where.on_device) return kalman_norm_forward_training(call);
+#ifdef KN_WITH_CUDA
+  if (!context.guard_flag) throw Napi::TypeError::New(context.env, "guardFlag: required on CUDA");
+  on_device(context, [&](cudaStream_t stream) {
+    kn::cuda::kalman_norm_forward_training(call, context.guard_flag, stream);
+  });
+#endif
+  return false;
+}
+
+void run_forward_fixed(const FixedStatisticsForward& call, const CallContext& context) {
+  if (!context.where.on_device) return kalman_norm_forward_fixed(call);
+#ifdef KN_WITH_CUDA
+  on_device(context, [&](cudaStream_t stream) { kn::cuda::kalman_norm_forward_fixed(call, stream); });
+#endif
+}
+
+void run_backward(const Backward& call, const CallContext& context) {
+  if (!context.where.on_device) return kalman_norm_backward(call);
+#ifdef KN_WITH_CUDA
+  on_device(context, [&](cudaStream_t stream) { kn::cuda::kalman_norm_backward(call, stream); });
+#endif
+}
+
+void register_device(Napi::Env env, Napi::Object exports) {
+#ifdef KN_WITH_CUDA
+  register_device_memory(env, exports);
+#else
+  exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    auto result = Napi::Object::New(info.Env());
+    result.Set("built", false);
+    result.Set("available", false);
+    result.Set("reason", "built without CUDA");
+    result.Set("devices", Napi::Array::New(info.Env()));
+    return result;
+  }, "cudaInfo"));
+#endif
+}
+
+}  // namespace kn::addon

@@ -1,0 +1,35 @@
+// The one place that chooses between the CPU and the CUDA backend (the only file with
+// #ifdef KN_WITH_CUDA in the addon).
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+
+#include "../../cuda/kalman_norm_args.h"
+#include "arguments.h"
+
+namespace kn::addon {
+
+// Where and how one call runs: the placement of its memory and, on CUDA, the device and stream.
+struct CallContext {
+  Napi::Env env;
+  Placement where;
+  int device = 0;
+  uint64_t stream = 0;  // a cudaStream_t; 0 = this package's stream for the device
+  int* guard_flag = nullptr;  // CUDA forward: device int that receives whether the guard fired
+};
+
+// Reads `device`, `dtype`, `deviceIndex`, `stream` and `guardFlag` from the argument object.
+CallContext call_context(const Napi::Object& args);
+
+// CPU: returns whether the guard fired. CUDA: queues the work and returns false; the answer
+// is written to context.guard_flag on the device.
+bool run_forward_training(const TrainingForward& call, const CallContext& context);
+void run_forward_fixed(const FixedStatisticsForward& call, const CallContext& context);
+void run_backward(const Backward& call, const CallContext& context);
+
+// Adds cudaInfo() and, in a CUDA build, the device memory functions to the exports.
+void register_device(Napi::Env env, Napi::Object exports);
+
+}  // namespace kn::addon
