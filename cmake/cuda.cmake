@@ -1,6 +1,6 @@
-# The CUDA part of the build, decided by KN_CUDA. Until the CUDA kernels land it compiles the
-# shared host+device header (cuda/kn_unit_math.h) as device code for every target architecture,
-# so a CUDA compile error fails the build wherever nvcc exists.
+# The CUDA backend, decided by KN_CUDA: the kernels in cuda/ as a static library linked into the
+# addon with the static CUDA runtime (so the addon loads where no GPU or driver exists), and the
+# addon's device-memory binding. Warnings are errors, and a register spill is a warning.
 include(CheckLanguage)
 
 string(TOLOWER "${KN_CUDA}" kn_cuda_mode)
@@ -26,9 +26,18 @@ if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
   set(CMAKE_CUDA_ARCHITECTURES 80-real 90)
 endif()
 enable_language(CUDA)
-set(CMAKE_CUDA_STANDARD 17)
+find_package(CUDAToolkit REQUIRED)
 message(STATUS "kalman-norm: CUDA on (${CMAKE_CUDA_COMPILER}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
 
-add_library(kn_cuda_device_math OBJECT ${CMAKE_CURRENT_SOURCE_DIR}/cuda/kn_unit_math_device.cu)
-target_compile_options(kn_cuda_device_math PRIVATE -O3 --Werror all-warnings -Xptxas=-warn-spills)
-add_dependencies(kalman_norm kn_cuda_device_math)
+add_library(kn_cuda STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/kalman_norm_forward.cu
+  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/kalman_norm_backward.cu)
+set_target_properties(kn_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA_RUNTIME_LIBRARY Static
+                                         CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON CUDA_EXTENSIONS OFF)
+target_compile_options(kn_cuda PRIVATE -O3 --Werror all-warnings -Xptxas=-warn-spills,-warn-lmem-usage
+                                       --resource-usage)
+
+target_sources(kalman_norm PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/csrc/addon/device_memory.cpp)
+target_compile_definitions(kalman_norm PRIVATE KN_WITH_CUDA)
+target_include_directories(kalman_norm SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
+target_link_libraries(kalman_norm PRIVATE kn_cuda CUDA::cudart_static)

@@ -116,7 +116,7 @@ export interface NativeAddon {
   copyToDevice?(dst: DeviceBuffer, src: Float32Array | Uint16Array | Int32Array, stream: bigint): void;
   copyToHost?(dst: Float32Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): void;
   copyToHostAsync?(dst: Float32Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): Promise<void>;
-  fillDevice?(dst: DeviceBuffer, value: number, dtype: string, stream: bigint): void;
+  zeroDevice?(dst: DeviceBuffer, stream: bigint): void;
   copyDeviceToDevice?(dst: DeviceBuffer, src: DeviceBuffer, bytes: number, stream: bigint): void;
 }
 

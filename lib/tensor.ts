@@ -96,7 +96,7 @@ export class Tensor {
     const placement = checkPlacement(options);
     if (placement.device === 'cpu') return new Tensor(shape, placement, new Float32Array(size), null);
     const buffer = native().deviceAlloc!(size * bytesPerElement(placement.dtype), 0);
-    native().fillDevice!(buffer, 0, placement.dtype, DEFAULT_STREAM);
+    native().zeroDevice!(buffer, DEFAULT_STREAM);
     return new Tensor(shape, placement, null, buffer);
   }
 

@@ -1,0 +1,56 @@
+// Loading and storing tensor elements as float, one at a time or as one 16-byte vector. x, y, dy,
+// dx and the residual may be float, half or bfloat16; all arithmetic is float32.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+namespace kn::cuda {
+
+__device__ __forceinline__ float to_float(float value) { return value; }
+__device__ __forceinline__ float to_float(__half value) { return __half2float(value); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 value) { return __bfloat162float(value); }
+
+template <typename T>
+__device__ __forceinline__ T from_float(float value);
+template <>
+__device__ __forceinline__ float from_float<float>(float value) { return value; }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float value) { return __float2half_rn(value); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float value) { return __float2bfloat16_rn(value); }
+
+// Elements of T in one 16-byte vector.
+template <typename T>
+constexpr int kVectorWidth = 16 / sizeof(T);
+
+// Loads V consecutive elements; with V > 1, `source` is 16-byte aligned and V * sizeof(T) == 16.
+template <typename T, int V>
+__device__ __forceinline__ void load_floats(const T* source, float (&out)[V]) {
+  if constexpr (V == 1) {
+    out[0] = to_float(source[0]);
+  } else {
+    static_assert(V * sizeof(T) == 16, "a vector is 16 bytes");
+    const uint4 raw = *reinterpret_cast<const uint4*>(source);
+    const T* values = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int i = 0; i < V; ++i) out[i] = to_float(values[i]);
+  }
+}
+
+template <typename T, int V>
+__device__ __forceinline__ void store_floats(T* target, const float (&in)[V]) {
+  if constexpr (V == 1) {
+    target[0] = from_float<T>(in[0]);
+  } else {
+    static_assert(V * sizeof(T) == 16, "a vector is 16 bytes");
+    uint4 raw;
+    T* values = reinterpret_cast<T*>(&raw);
+#pragma unroll
+    for (int i = 0; i < V; ++i) values[i] = from_float<T>(in[i]);
+    *reinterpret_cast<uint4*>(target) = raw;
+  }
+}
+
+}  // namespace kn::cuda

@@ -1,0 +1,22 @@
+// The CUDA backend of KN and GKN: the same arguments as the CPU backend (kalman_norm_args.h), with
+// device pointers, plus the stream. Everything is queued on `stream` without synchronizing;
+// failures throw CudaError. x, y, dy, dx and the residual may be float32, float16 or bfloat16;
+// statistics and parameters are float32.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "cuda_check.h"
+#include "kalman_norm_args.h"
+
+namespace kn::cuda {
+
+// `guard_fired`: a device int set to whether the guard fired (1) or not (0).
+void kalman_norm_forward_training(const TrainingForward& args, int* guard_fired, cudaStream_t stream);
+
+void kalman_norm_forward_fixed(const FixedStatisticsForward& args, cudaStream_t stream);
+
+// Uses args.guard_fired (the forward's device flag) when a prior was given.
+void kalman_norm_backward(const Backward& args, cudaStream_t stream);
+
+}  // namespace kn::cuda

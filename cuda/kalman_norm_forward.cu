@@ -1,0 +1,203 @@
+// CUDA forward of KN and GKN. Training: the reduction (reduction_kernels.cuh) gives per-cell
+// moments; one thread per unit merges its cells; one block computes the guard ratio; one thread
+// per unit fuses the prior (kn_unit_math.h); one thread per cell forms its coefficients; then the
+// element pass walks the same plan and writes y with the fused epilogue, 16 bytes per load in
+// NCHW where alignment allows.
+#include "kalman_norm_cuda.h"
+#include "element_walk.cuh"
+#include "launch.cuh"
+
+namespace kn::cuda {
+namespace {
+
+constexpr const char* kOp = "kalmanNorm";
+
+// One thread per unit: merge the unit's cells in a fixed order.
+__global__ void unit_observations_kernel(NormShape shape, const Moments<float>* cells, float* observed_mean,
+                                         float* observed_var) {
+  const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (unit >= shape.units()) return;
+  Moments<float> total{0.f, 0.f, 0.f};
+  for (int64_t i = 0; i < shape.cells_per_unit(); ++i) {
+    const int64_t sample = shape.unit_cell_sample(unit, i), channel = shape.unit_cell_channel(unit, i);
+    total = merge_moments(total, cells[sample * shape.channels + channel]);
+  }
+  observed_mean[unit] = total.mean;
+  observed_var[unit] = total.m2 / total.count;
+}
+
+// One block: r = mean over units of u / (s2 + eps); *fired = r >= guard (never for an infinite guard).
+__global__ void __launch_bounds__(kBlockThreads) guard_kernel(NormShape shape, const float* observed_var,
+                                                              UnitValues prior_var, float eps, float guard, int* fired) {
+  __shared__ double sums[kBlockThreads];
+  double sum = 0.0;
+  for (int64_t unit = threadIdx.x; unit < shape.units(); unit += kBlockThreads)
+    sum += guard_term<double>(observed_var[unit], prior_var.at(shape, unit), eps);
+  sums[threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = kBlockThreads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) sums[threadIdx.x] += sums[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *fired = isfinite(guard) && sums[0] / double(shape.units()) >= double(guard);
+}
+
+// One thread per unit: the posterior (fused when a prior was given and the guard did not fire).
+__global__ void posterior_kernel(NormShape shape, const float* observed_mean, const float* observed_var,
+                                 UnitValues prior_mean, UnitValues prior_var, UnitValues gain, const int* guard_fired,
+                                 float eps, float* posterior_mean, float* posterior_var, float* rstd) {
+  const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (unit >= shape.units()) return;
+  const float xbar = observed_mean[unit], s2 = observed_var[unit];
+  UnitPosterior<float> posterior{xbar, s2};
+  if (prior_mean.values && *guard_fired == 0) {
+    const UnitPrior<float> prior{prior_mean.at(shape, unit), prior_var.at(shape, unit)};
+    posterior = kalman_fuse<float>(xbar, s2, prior, gain.at(shape, unit));
+  }
+  posterior_mean[unit] = posterior.mean;
+  posterior_var[unit] = posterior.var;
+  rstd[unit] = inverse_std(posterior.var, eps);
+}
+
+// One thread per column: running = (1 - momentum) running + momentum * mean over unit rows.
+__global__ void running_kernel(NormShape shape, const float* posterior_mean, const float* posterior_var,
+                               float momentum, float* running_mean, float* running_var) {
+  const int64_t column = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (column >= shape.unit_cols()) return;
+  float mean_sum = 0.f, var_sum = 0.f;
+  for (int64_t row = 0; row < shape.unit_rows(); ++row) {
+    mean_sum += posterior_mean[row * shape.unit_cols() + column];
+    var_sum += posterior_var[row * shape.unit_cols() + column];
+  }
+  const float rows = float(shape.unit_rows()), keep = 1.f - momentum;
+  running_mean[column] = keep * running_mean[column] + momentum * mean_sum / rows;
+  running_var[column] = keep * running_var[column] + momentum * var_sum / rows;
+}
+
+__global__ void rstd_kernel(int64_t units, const float* var, float eps, float* rstd) {
+  const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (unit < units) rstd[unit] = inverse_std(var[unit], eps);
+}
+
+// One thread per cell: center = mean, scale = gamma * rstd, shift = beta.
+__global__ void cell_coefficients_kernel(NormShape shape, const float* unit_mean, const float* unit_rstd,
+                                         const float* gamma, const float* beta, float* center, float* scale,
+                                         float* shift) {
+  const int64_t cell = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (cell >= shape.cells()) return;
+  const int64_t channel = cell % shape.channels, unit = shape.unit_of_cell(cell / shape.channels, channel);
+  center[cell] = unit_mean[unit];
+  scale[cell] = (gamma ? gamma[channel] : 1.f) * unit_rstd[unit];
+  shift[cell] = beta ? beta[channel] : 0.f;
+}
+
+// y = act((x - center) * scale + shift + residual) for the elements of one thread.
+template <typename T, bool kResidual, bool kRelu>
+struct NormalizeOp {
+  const T* x;
+  const T* residual;
+  T* y;
+  const float* cell_center;
+  const float* cell_scale;
+  const float* cell_shift;
+  float center, scale, shift;
+
+  __device__ void begin_cell(int64_t cell) {
+    center = cell_center[cell];
+    scale = cell_scale[cell];
+    shift = cell_shift[cell];
+  }
+  template <int V>
+  __device__ void apply(int64_t first) const {
+    float values[V], added[V];
+    load_floats<T, V>(x + first, values);
+    if constexpr (kResidual) load_floats<T, V>(residual + first, added);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      float value = (values[i] - center) * scale + shift;
+      if constexpr (kResidual) value += added[i];
+      if constexpr (kRelu) value = value < 0.f ? 0.f : value;  // NaN stays NaN
+      values[i] = value;
+    }
+    store_floats<T, V>(y + first, values);
+  }
+};
+
+template <typename T, int V, bool kResidual, bool kRelu>
+__global__ void __launch_bounds__(kBlockThreads) normalize_kernel(ReductionPlan plan, NormalizeOp<T, kResidual, kRelu> op) {
+  walk_plan<V>(plan, op);
+}
+
+template <typename T, bool kResidual, bool kRelu>
+void launch_normalize(const ReductionPlan& plan, const NormalizeOp<T, kResidual, kRelu>& op, cudaStream_t stream) {
+  const PlanLaunch launch = plan_launch(plan);
+  if (plan.runs() && plan.vector_width == kVectorWidth<T>)
+    normalize_kernel<T, kVectorWidth<T>, kResidual, kRelu><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
+  else
+    normalize_kernel<T, 1, kResidual, kRelu><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
+  check_launch(kOp, "normalize_kernel");
+}
+
+// Per-cell coefficients from per-unit statistics, then the element pass.
+template <typename T>
+void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean, const float* unit_rstd,
+                                    cudaStream_t stream) {
+  const NormShape& shape = io.shape;
+  Scratch<float> center(shape.cells(), stream, kOp), scale(shape.cells(), stream, kOp), shift(shape.cells(), stream, kOp);
+  cell_coefficients_kernel<<<blocks_for(shape.cells(), kBlockThreads), kBlockThreads, 0, stream>>>(
+      shape, unit_mean, unit_rstd, io.epilogue.gamma, io.epilogue.beta, center.get(), scale.get(), shift.get());
+  check_launch(kOp, "cell_coefficients_kernel");
+  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data, io.y.data, io.epilogue.residual.data}));
+  const T* x = io.x.as<T>();
+  const T* residual = io.epilogue.residual.as<T>();
+  T* y = io.y.as<T>();
+  const float *c = center.get(), *a = scale.get(), *b = shift.get();
+  if (residual && io.epilogue.relu) launch_normalize(plan, NormalizeOp<T, true, true>{x, residual, y, c, a, b}, stream);
+  else if (residual) launch_normalize(plan, NormalizeOp<T, true, false>{x, residual, y, c, a, b}, stream);
+  else if (io.epilogue.relu) launch_normalize(plan, NormalizeOp<T, false, true>{x, residual, y, c, a, b}, stream);
+  else launch_normalize(plan, NormalizeOp<T, false, false>{x, residual, y, c, a, b}, stream);
+}
+
+template <typename T>
+void forward_training(const TrainingForward& args, int* guard_fired, cudaStream_t stream) {
+  const NormShape& shape = args.io.shape;
+  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({args.io.x.data}));
+  Scratch<Moments<float>> cells(shape.cells(), stream, kOp);
+  reduce_cells(plan, MomentsPolicy<T>{args.io.x.as<T>()}, cells.get(), stream, kOp);
+  const unsigned unit_blocks = blocks_for(shape.units(), kBlockThreads);
+  unit_observations_kernel<<<unit_blocks, kBlockThreads, 0, stream>>>(shape, cells.get(), args.observed_mean, args.observed_var);
+  check_launch(kOp, "unit_observations_kernel");
+  if (args.prior_mean.values) {
+    guard_kernel<<<1, kBlockThreads, 0, stream>>>(shape, args.observed_var, args.prior_var, args.io.eps, args.guard, guard_fired);
+    check_launch(kOp, "guard_kernel");
+  } else {
+    check(cudaMemsetAsync(guard_fired, 0, sizeof(int), stream), kOp, "cudaMemsetAsync");
+  }
+  posterior_kernel<<<unit_blocks, kBlockThreads, 0, stream>>>(
+      shape, args.observed_mean, args.observed_var, args.prior_mean, args.prior_var, args.gain, guard_fired,
+      args.io.eps, args.posterior_mean, args.posterior_var, args.rstd);
+  check_launch(kOp, "posterior_kernel");
+  normalize_with_unit_statistics<T>(args.io, args.posterior_mean, args.rstd, stream);
+  if (args.running_mean) {
+    running_kernel<<<blocks_for(shape.unit_cols(), kBlockThreads), kBlockThreads, 0, stream>>>(
+        shape, args.posterior_mean, args.posterior_var, args.momentum, args.running_mean, args.running_var);
+    check_launch(kOp, "running_kernel");
+  }
+}
+
+}  // namespace
+
+void kalman_norm_forward_training(const TrainingForward& args, int* guard_fired, cudaStream_t stream) {
+  with_dtype(args.io.x.dtype, [&](auto tag) { forward_training<typename decltype(tag)::type>(args, guard_fired, stream); });
+}
+
+void kalman_norm_forward_fixed(const FixedStatisticsForward& args, cudaStream_t stream) {
+  const int64_t units = args.io.shape.units();
+  rstd_kernel<<<blocks_for(units, kBlockThreads), kBlockThreads, 0, stream>>>(units, args.var, args.io.eps, args.rstd);
+  check_launch(kOp, "rstd_kernel");
+  with_dtype(args.io.x.dtype, [&](auto tag) {
+    normalize_with_unit_statistics<typename decltype(tag)::type>(args.io, args.mean, args.rstd, stream);
+  });
+}
+
+}  // namespace kn::cuda
