@@ -110,6 +110,8 @@ export interface NativeAddon {
   threadCount(): number;
   parallelCopy(args: { dst: Float32Array; src: Float32Array }): void;
   cudaInfo(): CudaInfo;
+  /** Tests: walks the CUDA launch plan for a shape on the CPU (csrc/addon/plan_coverage.cpp). */
+  planCoverage(args: { shape: NativeShape; vectorWidth: number }): PlanCoverage;
   /** CUDA builds only: device memory. */
   deviceAlloc?(bytes: number, device: number): DeviceBuffer;
   deviceWrap?(pointer: bigint, bytes: number, device: number): DeviceBuffer;
@@ -118,6 +120,19 @@ export interface NativeAddon {
   copyToHostAsync?(dst: Float32Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): Promise<void>;
   zeroDevice?(dst: DeviceBuffer, stream: bigint): void;
   copyDeviceToDevice?(dst: DeviceBuffer, src: DeviceBuffer, bytes: number, stream: bigint): void;
+}
+
+export interface PlanCoverage {
+  items: number;
+  chunks: number;
+  vectorWidth: number;
+  maxSteps: number;
+  missed: number;
+  repeated: number;
+  outOfBounds: number;
+  wrongCell: number;
+  partialsMissed: number;
+  partialsRepeated: number;
 }
 
 export interface CudaDevice {

@@ -3,6 +3,7 @@
 
 #include "backend_dispatch.h"
 #include "kalman_norm_binding.h"
+#include "plan_coverage.h"
 #include "runtime_binding.h"
 
 namespace {
@@ -11,6 +12,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kn::addon::register_kalman_norm(env, exports);
   kn::addon::register_runtime(env, exports);
   kn::addon::register_device(env, exports);
+  kn::addon::register_plan_coverage(env, exports);
   return exports;
 }
 
