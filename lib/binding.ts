@@ -120,6 +120,7 @@ export interface NativeAddon {
   copyToHostAsync?(dst: Float32Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): Promise<void>;
   zeroDevice?(dst: DeviceBuffer, stream: bigint): void;
   copyDeviceToDevice?(dst: DeviceBuffer, src: DeviceBuffer, bytes: number, stream: bigint): void;
+  synchronize?(stream: bigint): void;
 }
 
 export interface PlanCoverage {

@@ -254,6 +254,13 @@ Napi::Value copy_device_to_device(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// synchronize(stream): waits until the stream's queued work is done.
+Napi::Value synchronize(const Napi::CallbackInfo& info) {
+  check_cuda(info.Env(), cudaStreamSynchronize(stream_or_throw(info.Env(), 0, stream_argument(info, 0))), "synchronize",
+             "cudaStreamSynchronize");
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 cudaStream_t cuda_stream(int device, uint64_t stream) {
@@ -281,6 +288,7 @@ void register_device_memory(Napi::Env env, Napi::Object exports) {
   exports.Set("copyToHostAsync", Napi::Function::New(env, copy_to_host_async, "copyToHostAsync"));
   exports.Set("zeroDevice", Napi::Function::New(env, zero_device, "zeroDevice"));
   exports.Set("copyDeviceToDevice", Napi::Function::New(env, copy_device_to_device, "copyDeviceToDevice"));
+  exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
 }
 
 }  // namespace kn::addon

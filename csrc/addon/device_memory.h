@@ -12,8 +12,8 @@ namespace kn::addon {
 // `stream` 0 means this package's own stream for the device (created on first use).
 cudaStream_t cuda_stream(int device, uint64_t stream);
 
-// Adds cudaInfo, deviceAlloc, deviceWrap, copyToDevice, copyToHost, copyToHostAsync, zeroDevice
-// and copyDeviceToDevice to the exports.
+// Adds cudaInfo, deviceAlloc, deviceWrap, copyToDevice, copyToHost, copyToHostAsync, zeroDevice,
+// copyDeviceToDevice and synchronize to the exports.
 void register_device_memory(Napi::Env env, Napi::Object exports);
 
 }  // namespace kn::addon

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Packs everything the GPU suite needs into one folder, for a GPU runner that may be offline and
+# may have no Node.js: this Node binary (xz-compressed), the built addon, dist/, the compiled
+# tests, the run-time packages of mocha and chai (nothing else from node_modules), a mocha config
+# for the GPU suite, and scripts/gpu-run.sh, which runs it all there.
+#   bash scripts/gpu-bundle.sh [OUT_DIR]      (default gpu-bundle/)
+# Run it after `npm install` (`KN_CUDA=on` for a CUDA build) and `npm run pretest`.
+set -euo pipefail
+
+out="$(realpath -m "${1:-gpu-bundle}")"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+max_mib=64
+
+fail() {
+  echo "gpu-bundle: $*" >&2
+  exit 1
+}
+
+cd "$root"
+command -v xz >/dev/null || fail "xz is needed to compress the Node binary"
+[[ -f build/Release/kalman_norm.node ]] || fail "build/Release/kalman_norm.node is missing: run npm install"
+[[ -f dist/lib/index.js && -f dist/scripts/gpu-report.js && -f dist/scripts/gpu-reporter.js ]] ||
+  fail "dist/ is missing or stale: run npm run build:ts"
+if [[ ! -d build-test ]]; then
+  echo "== compiling the tests: npx tsc -p test/tsconfig.json"
+  npx tsc -p test/tsconfig.json
+fi
+[[ -d build-test/test/gpu ]] || fail "build-test/ has no test/gpu (stale): run npm run pretest"
+
+# Replace a previous bundle, never a folder that is something else.
+if [[ -e $out ]]; then
+  [[ -f $out/bundle-info.txt || -z "$(ls -A "$out")" ]] || fail "$out exists and is not a GPU bundle"
+  rm -rf "$out"
+fi
+mkdir -p "$out/build/Release" "$out/scripts"
+
+node_binary="$(node -p process.execPath)"
+echo "== Node $(node --version) from $node_binary: xz -T0 -9"
+xz -T0 -9 -c "$node_binary" >"$out/node.xz"
+
+echo "== the addon, dist/, build-test/, package.json, scripts/gpu-run.sh"
+cp build/Release/kalman_norm.node "$out/build/Release/"
+cp -R dist build-test "$out/"
+cp package.json "$out/"
+cp scripts/gpu-run.sh "$out/scripts/"
+
+echo "== node_modules: mocha and chai with their dependencies"
+# npm query lists the packages (with nested copies) that mocha and chai reach, as they sit in
+# node_modules; optional ones are left out.
+locations="$(npm query '#mocha, #mocha *, #chai, #chai *' | node -e '
+  const packages = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  const locations = new Set(packages.filter((p) => !p.optional).map((p) => p.location));
+  console.log([...locations].sort().join("\n"));
+')"
+[[ -n $locations ]] || fail "npm query found no mocha or chai in node_modules: run npm install"
+count=0
+while read -r location; do
+  # A nested package came along with the package it is nested in.
+  [[ -e $out/$location ]] || cp -R --parents "$location" "$out/"
+  count=$((count + 1))
+done <<<"$locations"
+# Command shims (symbolic links) are not needed: gpu-run.sh starts mocha by its script.
+find "$out/node_modules" -name .bin -prune -exec rm -rf {} +
+echo "$count packages"
+
+cat >"$out/gpu-suite.mocharc.json" <<'EOF'
+{
+  "spec": ["build-test/test/gpu/**/*.test.js", "build-test/test/half.test.js"],
+  "timeout": 300000
+}
+EOF
+
+cat >"$out/bundle-info.txt" <<EOF
+commit: $(git describe --always --dirty 2>/dev/null || echo "${GITHUB_SHA:-unknown}")
+built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -sm)
+node: $(node --version)
+EOF
+
+du -sh "$out"
+size_mib=$(($(du -sk "$out" | cut -f1) / 1024))
+((size_mib < max_mib)) || fail "the bundle is $size_mib MiB, over the $max_mib MiB limit"
+echo "== bundle ready: bash $out/scripts/gpu-run.sh $out"

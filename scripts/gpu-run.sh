@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs the GPU suite and a short benchmark from a folder made by scripts/gpu-bundle.sh, on a
+# machine that needs neither Node.js nor a network, and writes BUNDLE/report/: REPORT.md (the
+# summary), mocha.json, the logs, and what nvidia-smi and cudaInfo() said.
+#   bash gpu-run.sh [BUNDLE_DIR]      (default: the bundle this script sits in)
+# Exits non-zero when a test failed or the benchmark failed. Without a usable GPU the GPU tests come
+# out pending (REPORT.md says why) and the benchmark is skipped.
+set -euo pipefail
+
+bundle="$(cd "${1:-"$(dirname "$0")/.."}" && pwd)"
+cd "$bundle"
+[[ -f bundle-info.txt ]] || { echo "gpu-run: $bundle is not a bundle made by scripts/gpu-bundle.sh" >&2; exit 1; }
+report="$bundle/report"
+
+# The Node binary travels xz-compressed; unpack it on first use.
+node="$bundle/bin/node"
+if [[ ! -x $node ]]; then
+  echo "== unpacking node.xz"
+  mkdir -p bin
+  if command -v xz >/dev/null; then
+    xz -dc node.xz >"$node.partial"
+  elif command -v python3 >/dev/null; then
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' node.xz "$node.partial"
+  else
+    echo "gpu-run: unpacking node.xz needs xz or python3" >&2
+    exit 1
+  fi
+  chmod +x "$node.partial"
+  mv "$node.partial" "$node"
+fi
+echo "== node $("$node" --version)"
+
+rm -rf "$report"
+mkdir -p "$report"
+cp bundle-info.txt "$report/"
+
+# What the driver sees. Its absence is not an error here: cudaInfo() and the suite report it.
+echo "== nvidia-smi"
+if command -v nvidia-smi >/dev/null && nvidia-smi; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$report/gpu.csv"
+else
+  echo "(nvidia-smi missing or failed)"
+fi
+
+echo "== cudaInfo()"
+available=false
+if "$node" -e 'console.log(JSON.stringify(require("./dist/lib").cudaInfo(), null, 2))' >"$report/cuda-info.json"; then
+  cat "$report/cuda-info.json"
+  available="$("$node" -p 'require(process.argv[1]).available' "$report/cuda-info.json")"
+else
+  rm -f "$report/cuda-info.json"
+  echo "(cudaInfo() failed: the addon did not load; the suite will fail)"
+fi
+
+echo "== GPU suite"
+set +e
+"$node" node_modules/mocha/bin/mocha.js --config gpu-suite.mocharc.json \
+  --reporter dist/scripts/gpu-reporter.js --reporter-option "output=$report/mocha.json" 2>&1 | tee "$report/mocha.log"
+tests_status=${PIPESTATUS[0]}
+set -e
+
+if [[ ! -f dist/scripts/gpu-benchmark.js ]]; then
+  benchmark_status="dist/scripts/gpu-benchmark.js is not in this bundle"
+elif [[ $available != true ]]; then
+  benchmark_status="no usable GPU"
+else
+  echo "== benchmark"
+  set +e
+  "$node" dist/scripts/gpu-benchmark.js --json "$report/benchmark.json" 2>&1 | tee "$report/benchmark.log"
+  benchmark_status=${PIPESTATUS[0]}
+  set -e
+fi
+
+echo "== report/REPORT.md"
+"$node" dist/scripts/gpu-report.js "$report" "$tests_status" "$benchmark_status"
+cat "$report/REPORT.md"
+
+if [[ $tests_status != 0 ]]; then
+  echo "gpu-run: the GPU suite failed (mocha exit status $tests_status)" >&2
+  exit 1
+fi
+if [[ $benchmark_status =~ ^[0-9]+$ && $benchmark_status != 0 ]]; then
+  echo "gpu-run: the benchmark failed (exit status $benchmark_status)" >&2
+  exit 1
+fi
