@@ -102,7 +102,7 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
   call.prior_mean = unit_values_field(args, "priorMean", shape, false, where);
   call.prior_var = unit_values_field(args, "priorVar", shape, false, where);
   call.fused = boolean_field(args, "fused");
-  if ((call.fused || context.guard_flag) && (!call.prior_mean.values || !call.prior_var.values))
+  if (call.fused && (!call.prior_mean.values || !call.prior_var.values))
     throw Napi::TypeError::New(info.Env(), "fused: needs priorMean and priorVar");
   call.guard_fired = context.guard_flag;
   call.constant_statistics = boolean_field(args, "constantStatistics");

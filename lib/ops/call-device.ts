@@ -58,7 +58,7 @@ export class CallDevice {
     else native().copyDeviceToDevice!(dst, src as DeviceBuffer, length * 4, this.stream);
   }
 
-  /** CUDA: a device int that a training forward sets to whether its guard fired. */
+  /** CUDA: a device int that a training forward sets to whether its guard fired (0 without a prior). */
   guardFlag(): DeviceBuffer | null {
     return this.onGpu ? native().deviceAlloc!(4, 0) : null;
   }

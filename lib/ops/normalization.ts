@@ -254,7 +254,7 @@ export function trainingForward(
     mean: { ...checkedPrior.mean, memory: vectorMemory(checkedPrior.mean, device) },
     var: { ...checkedPrior.var, memory: vectorMemory(checkedPrior.var, device) },
   };
-  const guardFlag = prior ? device.guardFlag() : null;
+  const guardFlag = device.guardFlag();
   const gamma = common.gamma && vectorMemory(common.gamma, device);
   const guardFired = native().forwardTraining({
     ...commonFields(x, common, y, gamma),
