@@ -110,6 +110,18 @@ export interface NativeAddon {
   threadCount(): number;
   parallelCopy(args: { dst: Float32Array; src: Float32Array }): void;
   cudaInfo(): CudaInfo;
+  /** Transition ops (csrc/addon/transition_binding.cpp): each takes a NativePlacement plus sizes and float32 buffers. */
+  affineMoments(args: NativePlacement & Record<string, unknown>): void;
+  affineMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
+  reluMoments(args: NativePlacement & Record<string, unknown>): void;
+  localChain(args: NativePlacement & Record<string, unknown>): void;
+  normalizeMoments(args: NativePlacement & Record<string, unknown>): void;
+  normalizeMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
+  addMoments(args: NativePlacement & Record<string, unknown>): void;
+  gatherColumns(args: NativePlacement & Record<string, unknown>): void;
+  columnSums(args: NativePlacement & Record<string, unknown>): void;
+  convTransition(args: NativePlacement & Record<string, unknown>): void;
+  convTransitionBackward(args: NativePlacement & Record<string, unknown>): void;
   /** Tests: walks the CUDA launch plan for a shape on the CPU (csrc/addon/plan_coverage.cpp). */
   planCoverage(args: { shape: NativeShape; vectorWidth: number }): PlanCoverage;
   /** CUDA builds only: device memory. */

@@ -12,6 +12,11 @@ export type {
   NormOptions,
   NormResult,
   StatVector,
+  AffineGradients,
+  AffineOptions,
+  MomentRows,
+  MomentRowsGradient,
+  NormalizeMomentsOptions,
 } from './ops';
 export { KalmanNorm } from './layers/kalman-norm-layer';
 export type { KalmanNormLayerOptions } from './layers/kalman-norm-layer';

@@ -4,6 +4,7 @@
 #include "backend_dispatch.h"
 #include "kalman_norm_binding.h"
 #include "plan_coverage.h"
+#include "transition_binding.h"
 #include "runtime_binding.h"
 
 namespace {
@@ -13,6 +14,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kn::addon::register_runtime(env, exports);
   kn::addon::register_device(env, exports);
   kn::addon::register_plan_coverage(env, exports);
+  kn::addon::register_transitions(env, exports);
   return exports;
 }
 

@@ -2,8 +2,11 @@
 
 #include "../cpu/kalman_norm.h"
 
+#include "../cpu/thread_pool.h"
+
 #ifdef KN_WITH_CUDA
 #include "../../cuda/kalman_norm_cuda.h"
+#include "../../cuda/transitions_cuda.h"
 #include "device_memory.h"
 #endif
 
@@ -76,6 +79,35 @@ void run_backward(const Backward& call, const CallContext& context) {
   on_device(context, [&](cudaStream_t stream) { kn::cuda::kalman_norm_backward(call, stream); });
 #endif
 }
+
+namespace {
+
+// The statistic rows are small: spread them over the pool only when there are many.
+template <typename F>
+void run_on_cpu(const F& f, int64_t count) {
+  constexpr int64_t kCostPerIndex = 64;
+  parallel_for(count, kCostPerIndex, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) f(i);
+  });
+}
+
+}  // namespace
+
+#ifdef KN_WITH_CUDA
+#define KN_DEFINE_RUN(F)                                                                      \
+  void run_elementwise(const F& f, int64_t count, const CallContext& context) {               \
+    if (!context.where.on_device) return run_on_cpu(f, count);                                \
+    on_device(context, [&](cudaStream_t stream) { kn::cuda::run_elementwise(f, count, stream); }); \
+  }
+#else
+#define KN_DEFINE_RUN(F)                                                        \
+  void run_elementwise(const F& f, int64_t count, const CallContext& context) { \
+    if (!context.where.on_device) return run_on_cpu(f, count);                  \
+    no_cuda(context.env);                                                       \
+  }
+#endif
+KN_TRANSITION_FUNCTORS(KN_DEFINE_RUN)
+#undef KN_DEFINE_RUN
 
 void register_device(Napi::Env env, Napi::Object exports) {
 #ifdef KN_WITH_CUDA

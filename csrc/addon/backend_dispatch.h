@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../../cuda/kalman_norm_args.h"
+#include "../../cuda/transition_functors.h"
 #include "arguments.h"
 
 namespace kn::addon {
@@ -28,6 +29,11 @@ CallContext call_context(const Napi::Object& args);
 bool run_forward_training(const TrainingForward& call, const CallContext& context);
 void run_forward_fixed(const FixedStatisticsForward& call, const CallContext& context);
 void run_backward(const Backward& call, const CallContext& context);
+
+// Runs a transition functor over [0, count): a loop on the CPU, a kernel on CUDA.
+#define KN_DECLARE_RUN(F) void run_elementwise(const F& f, int64_t count, const CallContext& context);
+KN_TRANSITION_FUNCTORS(KN_DECLARE_RUN)
+#undef KN_DECLARE_RUN
 
 // Adds cudaInfo() and, in a CUDA build, the device memory functions to the exports.
 void register_device(Napi::Env env, Napi::Object exports);

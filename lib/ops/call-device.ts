@@ -64,6 +64,25 @@ export class CallDevice {
   }
 }
 
+/**
+ * Sets target[key] to the single value of `tensor` as a number: at once on the CPU, and on CUDA
+ * as a getter that waits for the GPU only when read.
+ */
+export function setScalar<T extends object>(target: T, key: keyof T & string, tensor: Tensor, device: CallDevice): void {
+  if (!device.onGpu) {
+    Object.assign(target, { [key]: tensor.toArray()[0] });
+    return;
+  }
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    get: () => {
+      const value = new Float32Array(1);
+      native().copyToHost!(value, tensor.memory() as DeviceBuffer, device.stream);
+      return value[0];
+    },
+  });
+}
+
 /** Reads a device int flag (synchronizes with the GPU). */
 export function readFlag(flag: DeviceBuffer, stream: bigint): boolean {
   const value = new Int32Array(1);

@@ -1,8 +1,27 @@
 import { groupKalmanNorm, groupKalmanNormBackward } from './group-kalman-norm';
 import { kalmanNorm, kalmanNormBackward } from './kalman-norm';
+import * as transitions from './transitions';
 
 /** The functional API. */
-export const ops = { kalmanNorm, kalmanNormBackward, groupKalmanNorm, groupKalmanNormBackward };
+export const ops = {
+  kalmanNorm,
+  kalmanNormBackward,
+  groupKalmanNorm,
+  groupKalmanNormBackward,
+  affineMoments: transitions.affineMoments,
+  affineMomentsBackward: transitions.affineMomentsBackward,
+  convTransition: transitions.convTransition,
+  convTransitionBackward: transitions.convTransitionBackward,
+  reluMoments: transitions.reluMoments,
+  reluMomentsBackward: transitions.reluMomentsBackward,
+  addMoments: transitions.addMoments,
+  addMomentsBackward: transitions.addMomentsBackward,
+  identityMoments: transitions.identityMoments,
+  identityMomentsBackward: transitions.identityMomentsBackward,
+  normalizeMoments: transitions.normalizeMoments,
+  normalizeMomentsBackward: transitions.normalizeMomentsBackward,
+};
+export type { AffineGradients, AffineOptions, MomentRows, MomentRowsGradient, NormalizeMomentsOptions } from './transitions';
 
 export type { KalmanNormOptions } from './kalman-norm';
 export type { GroupKalmanNormOptions } from './group-kalman-norm';

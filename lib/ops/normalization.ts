@@ -17,7 +17,7 @@ import {
   overlaps,
   vectorMemory,
 } from './arguments';
-import { CallDevice, readFlag } from './call-device';
+import { CallDevice, readFlag, setScalar } from './call-device';
 import { GainValues, NormOp, SavedNormalization, UnitState } from './saved-state';
 
 export type Activation = 'identity' | 'relu';
@@ -371,24 +371,10 @@ export function normBackward(op: NormOp, dy: unknown, saved: unknown, options: N
   if (dBeta) gradients.dBeta = dBeta;
   if (dPriorMean) gradients.dPriorMean = dPriorMean;
   if (dPriorVar) gradients.dPriorVar = dPriorVar;
-  if (dGain) defineGain(gradients, dGain, gain.isNumber, device);
+  if (dGain && gain.isNumber) setScalar(gradients, 'dGain', dGain, device);
+  else if (dGain) gradients.dGain = dGain;
   if (dResidual) gradients.dResidual = dResidual;
   return gradients;
-}
-
-/** dGain: the tensor, or for a scalar gain a number (on CUDA read when asked for). */
-function defineGain(gradients: NormGradients, dGain: Tensor, isNumber: boolean, device: CallDevice): void {
-  if (!isNumber) gradients.dGain = dGain;
-  else if (!device.onGpu) gradients.dGain = dGain.toArray()[0];
-  else
-    Object.defineProperty(gradients, 'dGain', {
-      enumerable: true,
-      get: () => {
-        const value = new Float32Array(1);
-        native().copyToHost!(value, dGain.memory() as Exclude<Memory, Float32Array>, device.stream);
-        return value[0];
-      },
-    });
 }
 
 /** Checks the training flag and the top-level option names of a forward call. */

@@ -1,0 +1,20 @@
+// The list of transition functors (transition_math.h) that both backends run, for the
+// declarations and explicit instantiations that must name each of them.
+#pragma once
+
+#include "transition_math.h"
+
+#define KN_TRANSITION_FUNCTORS(X) \
+  X(AffineForward)                \
+  X(AffineInputGradient)          \
+  X(AffineWeightGradient)         \
+  X(ColumnSums)                   \
+  X(ReluForward)                  \
+  X(LocalChain)                   \
+  X(NormalizeForward)             \
+  X(NormalizeBackward)            \
+  X(NormalizeGammaGradient)       \
+  X(AddForward)                   \
+  X(GatherColumns)                \
+  X(ConvTransitionForward)        \
+  X(ConvTransitionBackward)

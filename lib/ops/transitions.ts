@@ -1,0 +1,363 @@
+// The transition ops (KN-SPEC section 3): they carry statistic rows [R, C] (R = ghost batches for
+// KN, samples for GKN; C = channels or groups) from one layer's posterior to the next layer's
+// prior, each with its exact backward. The per-element math is cuda/transition_math.h, run on the
+// rows' device.
+import { Memory, native } from '../binding';
+import { checkNumber, rangeError, typeError } from '../errors';
+import { Tensor } from '../tensor';
+import { StatVector, Vector, checkNonNegative, checkTensor, checkVector, vectorMemory } from './arguments';
+import { CallDevice, setScalar } from './call-device';
+
+/** Means and variances of statistic rows, both [R, C] float32 tensors on one device. */
+export interface MomentRows {
+  mean: Tensor;
+  var: Tensor;
+}
+
+/** [rows, columns] of a rank-2 float32 tensor. */
+function matrix(name: string, value: unknown, device?: CallDevice): [number, number] {
+  const tensor = checkTensor(name, value);
+  if (tensor.shape.length !== 2) throw rangeError(name, `expected a matrix [rows, columns], got shape [${tensor.shape.join(', ')}]`);
+  if (tensor.dtype !== 'float32') throw rangeError(name, `expected float32, got '${tensor.dtype}'`);
+  if (device && tensor.device !== device.device) throw rangeError(name, `expected a tensor on '${device.device}', got '${tensor.device}'`);
+  return [tensor.shape[0], tensor.shape[1]];
+}
+
+function sameShape(name: string, value: unknown, shape: readonly number[], device: CallDevice): Tensor {
+  const [rows, columns] = matrix(name, value, device);
+  if (rows !== shape[0] || columns !== shape[1]) throw rangeError(name, `expected shape [${shape.join(', ')}], got [${rows}, ${columns}]`);
+  return value as Tensor;
+}
+
+/** The moments pair, checked: two same-shaped matrices on one device. */
+function momentRows(name: string, value: unknown): { rows: MomentRows; shape: [number, number]; device: CallDevice } {
+  if (typeof value !== 'object' || value === null) throw typeError(name, 'an object { mean, var }', value);
+  const { mean, var: variance } = value as Partial<MomentRows>;
+  const shape = matrix(`${name}.mean`, mean);
+  const device = new CallDevice(mean as Tensor, undefined);
+  sameShape(`${name}.var`, variance, shape, device);
+  return { rows: { mean: mean as Tensor, var: variance as Tensor }, shape, device };
+}
+
+/** An optional incoming gradient shaped like an output. */
+function gradient(name: string, value: unknown, shape: readonly number[], device: CallDevice): Memory | null {
+  if (value === null || value === undefined) return null;
+  return sameShape(name, value, shape, device).memory();
+}
+
+/** A noise (>= 0): a number or one per column. */
+interface Noise {
+  vector: Vector;
+  spread: 'scalar' | 'column';
+}
+
+function checkNoise(value: unknown, columns: number, device: CallDevice): Noise | null {
+  if (value === undefined) return null;
+  if (typeof value === 'number') {
+    checkNumber('noise', value, (v) => v >= 0, 'a number >= 0');
+    return { vector: { host: new Float32Array([value]), tensor: null, shape: [] }, spread: 'scalar' };
+  }
+  const vector = checkVector('noise', value, columns, `one value per column [${columns}]`, device);
+  checkNonNegative('noise', vector);
+  return { vector, spread: 'column' };
+}
+
+// ---- affine -------------------------------------------------------------------------------
+
+class AffineSaved {
+  constructor(
+    readonly device: CallDevice,
+    readonly input: MomentRows,
+    readonly weight: Tensor,
+    readonly weightSq: Tensor | null,
+    readonly hasBias: boolean,
+    readonly noise: Noise | null,
+  ) {}
+}
+
+export interface AffineOptions {
+  /** A [Cout, Cin]: mean' = A mean + bias. */
+  weight: Tensor;
+  /** A2 [Cout, Cin]: var' = A2 var + noise. Default: A o A (its gradient then flows into A). */
+  weightSq?: Tensor;
+  bias?: StatVector;
+  /** Process noise r >= 0: a number or one per output column. */
+  noise?: number | StatVector;
+}
+
+/** mean' = weight . mean + bias, var' = weightSq . var + noise, row by row: [R, Cin] -> [R, Cout]. */
+export function affineMoments(mean: Tensor, variance: Tensor, options: AffineOptions) {
+  const { rows: input, shape, device } = momentRows('input', { mean, var: variance });
+  if (typeof options !== 'object' || options === null) throw typeError('options', 'an object { weight, ... }', options);
+  const [outputs, inputs] = matrix('weight', options.weight, device);
+  if (inputs !== shape[1]) throw rangeError('weight', `expected [Cout, ${shape[1]}] (Cin = the rows' columns), got [${outputs}, ${inputs}]`);
+  const weightSq = options.weightSq === undefined ? null : sameShape('weightSq', options.weightSq, [outputs, inputs], device);
+  const bias = options.bias === undefined ? null : checkVector('bias', options.bias, outputs, `one value per output [${outputs}]`, device);
+  const noise = checkNoise(options.noise, outputs, device);
+  const out = { mean: device.zeros([shape[0], outputs]), var: device.zeros([shape[0], outputs]) };
+  native().affineMoments({
+    ...device.placement(),
+    rows: shape[0], inputs, outputs,
+    mean: input.mean.memory(), var: input.var.memory(),
+    weight: options.weight.memory(), weightSq: weightSq?.memory() ?? null,
+    bias: bias && vectorMemory(bias, device),
+    noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise?.spread ?? null,
+    outMean: out.mean.memory(), outVar: out.var.memory(),
+  });
+  return { ...out, saved: new AffineSaved(device, input, options.weight, weightSq, bias !== null, noise) };
+}
+
+export interface AffineGradients {
+  dMean: Tensor;
+  dVar: Tensor;
+  dWeight: Tensor;
+  /** When weightSq was given. */
+  dWeightSq?: Tensor;
+  /** When a bias was given. */
+  dBias?: Tensor;
+  /** When a noise was given: a number for a number. */
+  dNoise?: number | Tensor;
+}
+
+export function affineMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): AffineGradients {
+  if (!(saved instanceof AffineSaved)) throw typeError('saved', 'the saved state returned by affineMoments', saved);
+  const { device, input, weight, weightSq, noise } = saved;
+  const [rows, inputs] = input.mean.shape;
+  const outputs = weight.shape[0];
+  const incomingMean = gradient('dMean', dMean, [rows, outputs], device);
+  const incomingVar = gradient('dVar', dVar, [rows, outputs], device);
+  const result: AffineGradients = {
+    dMean: device.zeros([rows, inputs]),
+    dVar: device.zeros([rows, inputs]),
+    dWeight: device.zeros([outputs, inputs]),
+  };
+  if (weightSq) result.dWeightSq = device.zeros([outputs, inputs]);
+  if (saved.hasBias) result.dBias = device.zeros([outputs]);
+  const dNoise = noise ? device.zeros(noise.spread === 'scalar' ? [1] : [outputs]) : null;
+  native().affineMomentsBackward({
+    ...device.placement(),
+    rows, inputs, outputs,
+    mean: input.mean.memory(), var: input.var.memory(),
+    weight: weight.memory(), weightSq: weightSq?.memory() ?? null,
+    dMeanOut: incomingMean, dVarOut: incomingVar,
+    dMean: result.dMean.memory(), dVar: result.dVar.memory(), dWeight: result.dWeight.memory(),
+    dWeightSq: result.dWeightSq?.memory() ?? null, dBias: result.dBias?.memory() ?? null,
+    dNoise: dNoise?.memory() ?? null, dNoiseSpread: noise?.spread ?? null,
+  });
+  if (dNoise && noise?.spread === 'scalar') setScalar(result, 'dNoise', dNoise, device);
+  else if (dNoise) result.dNoise = dNoise;
+  return result;
+}
+
+// ---- convolution ------------------------------------------------------------------------------
+
+/** The affine transition of a convolution kernel [Cout, Cin, kh, kw]: sums over its taps. */
+export function convTransition(kernel: Tensor): { weight: Tensor; weightSq: Tensor } {
+  const tensor = checkTensor('kernel', kernel);
+  if (tensor.shape.length < 2) throw rangeError('kernel', `expected [Cout, Cin, ...taps], got [${tensor.shape.join(', ')}]`);
+  const device = new CallDevice(tensor, undefined);
+  const [outputs, inputs] = tensor.shape;
+  const taps = tensor.size / (outputs * inputs);
+  const weight = device.zeros([outputs, inputs]);
+  const weightSq = device.zeros([outputs, inputs]);
+  native().convTransition({ ...device.placement(), pairs: outputs * inputs, taps, kernel: tensor.memory(), weight: weight.memory(), weightSq: weightSq.memory() });
+  return { weight, weightSq };
+}
+
+/** Maps the gradients of convTransition's weight and weightSq onto the kernel. */
+export function convTransitionBackward(dWeight: Tensor | null, dWeightSq: Tensor | null, kernel: Tensor): Tensor {
+  const tensor = checkTensor('kernel', kernel);
+  const device = new CallDevice(tensor, undefined);
+  const [outputs, inputs] = tensor.shape;
+  const dKernel = Tensor.zeros(tensor.shape, { device: tensor.device });
+  native().convTransitionBackward({
+    ...device.placement(), pairs: outputs * inputs, taps: tensor.size / (outputs * inputs), kernel: tensor.memory(),
+    dWeight: gradient('dWeight', dWeight, [outputs, inputs], device),
+    dWeightSq: gradient('dWeightSq', dWeightSq, [outputs, inputs], device),
+    dKernel: dKernel.memory(),
+  });
+  return dKernel;
+}
+
+// ---- relu ---------------------------------------------------------------------------------------
+
+class ReluSaved {
+  constructor(readonly device: CallDevice, readonly shape: [number, number], readonly derivatives: Tensor[]) {}
+}
+
+/** The Gaussian moments of max(0, z), z ~ N(mean, var), elementwise. */
+export function reluMoments(mean: Tensor, variance: Tensor) {
+  const { rows, shape, device } = momentRows('input', { mean, var: variance });
+  const out = { mean: device.zeros(shape), var: device.zeros(shape) };
+  const derivatives = [0, 1, 2, 3].map(() => device.zeros(shape));
+  const [dmeanDm, dmeanDu, dvarDm, dvarDu] = derivatives.map((t) => t.memory());
+  native().reluMoments({
+    ...device.placement(), count: shape[0] * shape[1], mean: rows.mean.memory(), var: rows.var.memory(),
+    outMean: out.mean.memory(), outVar: out.var.memory(), dmeanDm, dmeanDu, dvarDm, dvarDu,
+  });
+  return { ...out, saved: new ReluSaved(device, shape, derivatives) };
+}
+
+export function reluMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): { dMean: Tensor; dVar: Tensor } {
+  if (!(saved instanceof ReluSaved)) throw typeError('saved', 'the saved state returned by reluMoments', saved);
+  const { device, shape, derivatives } = saved;
+  const result = { dMean: device.zeros(shape), dVar: device.zeros(shape) };
+  const [dmeanDm, dmeanDu, dvarDm, dvarDu] = derivatives.map((t) => t.memory());
+  native().localChain({
+    ...device.placement(), count: shape[0] * shape[1],
+    dMeanOut: gradient('dMean', dMean, shape, device), dVarOut: gradient('dVar', dVar, shape, device),
+    dmeanDm, dmeanDu, dvarDm, dvarDu, dMean: result.dMean.memory(), dVar: result.dVar.memory(),
+  });
+  return result;
+}
+
+// ---- add and identity --------------------------------------------------------------------------
+
+class AddSaved {
+  constructor(readonly device: CallDevice, readonly shape: [number, number], readonly bColumns: number | null, readonly noise: Noise | null) {}
+}
+
+function addOrIdentity(a: MomentRows, b: MomentRows | null, noiseValue: unknown) {
+  const { rows, shape, device } = momentRows('a', a);
+  let bColumns: number | null = null;
+  if (b) {
+    const checked = momentRows('b', b);
+    if (checked.device.device !== device.device) throw rangeError('b', `expected tensors on '${device.device}'`);
+    if (checked.shape[0] !== shape[0]) throw rangeError('b', `expected ${shape[0]} rows like a, got ${checked.shape[0]}`);
+    bColumns = checked.shape[1];
+    if (bColumns > shape[1] || (shape[1] - bColumns) % 2 !== 0)
+      throw rangeError('b', `expected at most ${shape[1]} columns, fewer by an even number (zero-padded on both sides), got ${bColumns}`);
+  }
+  const noise = checkNoise(noiseValue, shape[1], device);
+  const out = { mean: device.zeros(shape), var: device.zeros(shape) };
+  native().addMoments({
+    ...device.placement(), rows: shape[0], columns: shape[1], bColumns: bColumns ?? shape[1],
+    aMean: rows.mean.memory(), aVar: rows.var.memory(), bMean: b?.mean.memory() ?? null, bVar: b?.var.memory() ?? null,
+    noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise?.spread ?? null,
+    outMean: out.mean.memory(), outVar: out.var.memory(),
+  });
+  return { ...out, saved: new AddSaved(device, shape, bColumns, noise) };
+}
+
+/** A residual join: means add and variances add; b may have fewer columns (zero-padded on both sides). */
+export function addMoments(a: MomentRows, b: MomentRows, options: { noise?: number | StatVector } = {}) {
+  if (b === undefined || b === null) throw typeError('b', 'an object { mean, var }', b);
+  return addOrIdentity(a, b, options.noise);
+}
+
+/** The identity with process noise: mean' = mean, var' = var + noise. */
+export function identityMoments(mean: Tensor, variance: Tensor, options: { noise: number | StatVector }) {
+  if (typeof options !== 'object' || options === null || options.noise === undefined) throw typeError('noise', 'a number or a vector', options?.noise);
+  return addOrIdentity({ mean, var: variance }, null, options.noise);
+}
+
+/** Copies (or, for a narrower b, gathers) columns of an incoming gradient on the device. */
+function gather(device: CallDevice, shape: [number, number], narrow: number, values: Memory | null): Tensor {
+  const out = device.zeros([shape[0], narrow]);
+  native().gatherColumns({ ...device.placement(), rows: shape[0], columns: shape[1], narrow, values, out: out.memory() });
+  return out;
+}
+
+function noiseGradient(saved: AddSaved, incomingVar: Memory | null): number | Tensor | undefined {
+  const { device, shape, noise } = saved;
+  if (!noise) return undefined;
+  const total = noise.spread === 'scalar';
+  const out = device.zeros([total ? 1 : shape[1]]);
+  native().columnSums({ ...device.placement(), rows: shape[0], columns: shape[1], values: incomingVar, total, out: out.memory() });
+  if (!total) return out;
+  const holder: { value?: number } = {};
+  setScalar(holder, 'value', out, device);
+  return holder.value;
+}
+
+export function addMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown) {
+  if (!(saved instanceof AddSaved) || saved.bColumns === null) throw typeError('saved', 'the saved state returned by addMoments', saved);
+  const { device, shape, bColumns } = saved;
+  const incomingMean = gradient('dMean', dMean, shape, device);
+  const incomingVar = gradient('dVar', dVar, shape, device);
+  const result = {
+    a: { dMean: gather(device, shape, shape[1], incomingMean), dVar: gather(device, shape, shape[1], incomingVar) },
+    b: { dMean: gather(device, shape, bColumns, incomingMean), dVar: gather(device, shape, bColumns, incomingVar) },
+  };
+  const dNoise = noiseGradient(saved, incomingVar);
+  return dNoise === undefined ? result : { ...result, dNoise };
+}
+
+export function identityMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown) {
+  if (!(saved instanceof AddSaved) || saved.bColumns !== null) throw typeError('saved', 'the saved state returned by identityMoments', saved);
+  const { device, shape } = saved;
+  const incomingMean = gradient('dMean', dMean, shape, device);
+  const incomingVar = gradient('dVar', dVar, shape, device);
+  return {
+    dMean: gather(device, shape, shape[1], incomingMean),
+    dVar: gather(device, shape, shape[1], incomingVar),
+    dNoise: noiseGradient(saved, incomingVar)!,
+  };
+}
+
+// ---- normalize ---------------------------------------------------------------------------------
+
+class NormalizeSaved {
+  constructor(
+    readonly device: CallDevice,
+    readonly shape: [number, number],
+    readonly x: MomentRows,
+    readonly stats: MomentRows,
+    readonly eps: number,
+    readonly gamma: Memory | null,
+    readonly hasBeta: boolean,
+  ) {}
+}
+
+export interface NormalizeMomentsOptions {
+  eps?: number;
+  gamma?: StatVector;
+  beta?: StatVector;
+}
+
+/** The distribution of gamma (x - mu) / sqrt(v + eps) + beta for x ~ N(x.mean, x.var), (mu, v) = stats. */
+export function normalizeMoments(x: MomentRows, stats: MomentRows, options: NormalizeMomentsOptions = {}) {
+  const checked = momentRows('x', x);
+  const { shape, device } = checked;
+  sameShape('stats.mean', stats?.mean, shape, device);
+  sameShape('stats.var', stats?.var, shape, device);
+  const eps = checkNumber('eps', options.eps ?? 1e-5, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
+  const columns = shape[1];
+  const gamma = options.gamma === undefined ? null : vectorMemory(checkVector('gamma', options.gamma, columns, `one value per column [${columns}]`, device), device);
+  const beta = options.beta === undefined ? null : vectorMemory(checkVector('beta', options.beta, columns, `one value per column [${columns}]`, device), device);
+  const out = { mean: device.zeros(shape), var: device.zeros(shape) };
+  native().normalizeMoments({
+    ...device.placement(), rows: shape[0], columns, mean: x.mean.memory(), var: x.var.memory(),
+    statMean: stats.mean.memory(), statVar: stats.var.memory(), gamma, beta, eps,
+    outMean: out.mean.memory(), outVar: out.var.memory(),
+  });
+  return { ...out, saved: new NormalizeSaved(device, shape, checked.rows, stats, eps, gamma, beta !== null) };
+}
+
+export function normalizeMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown) {
+  if (!(saved instanceof NormalizeSaved)) throw typeError('saved', 'the saved state returned by normalizeMoments', saved);
+  const { device, shape, x, stats, eps, gamma } = saved;
+  const zeros = () => device.zeros(shape);
+  const result: {
+    x: MomentRowsGradient;
+    stats: MomentRowsGradient;
+    dGamma?: Tensor;
+    dBeta?: Tensor;
+  } = { x: { dMean: zeros(), dVar: zeros() }, stats: { dMean: zeros(), dVar: zeros() } };
+  if (gamma) result.dGamma = device.zeros([shape[1]]);
+  if (saved.hasBeta) result.dBeta = device.zeros([shape[1]]);
+  native().normalizeMomentsBackward({
+    ...device.placement(), rows: shape[0], columns: shape[1], mean: x.mean.memory(), var: x.var.memory(),
+    statMean: stats.mean.memory(), statVar: stats.var.memory(), gamma, eps,
+    dMeanOut: gradient('dMean', dMean, shape, device), dVarOut: gradient('dVar', dVar, shape, device),
+    dMean: result.x.dMean.memory(), dVar: result.x.dVar.memory(),
+    dStatMean: result.stats.dMean.memory(), dStatVar: result.stats.dVar.memory(),
+    dGamma: result.dGamma?.memory() ?? null, dBeta: result.dBeta?.memory() ?? null,
+  });
+  return result;
+}
+
+export interface MomentRowsGradient {
+  dMean: Tensor;
+  dVar: Tensor;
+}
