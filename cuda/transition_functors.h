@@ -17,4 +17,5 @@
   X(AddForward)                   \
   X(GatherColumns)                \
   X(ConvTransitionForward)        \
-  X(ConvTransitionBackward)
+  X(ConvTransitionBackward)       \
+  X(Accumulate)

@@ -274,4 +274,11 @@ struct ConvTransitionBackward {
   }
 };
 
+// Gradient accumulation, index = element: target += source.
+struct Accumulate {
+  const float* source;
+  float* target;
+  KN_HOST_DEVICE void operator()(int64_t index) const { target[index] += source[index]; }
+};
+
 }  // namespace kn

@@ -122,6 +122,7 @@ export interface NativeAddon {
   columnSums(args: NativePlacement & Record<string, unknown>): void;
   convTransition(args: NativePlacement & Record<string, unknown>): void;
   convTransitionBackward(args: NativePlacement & Record<string, unknown>): void;
+  accumulate(args: NativePlacement & Record<string, unknown>): void;
   /** Tests: walks the CUDA launch plan for a shape on the CPU (csrc/addon/plan_coverage.cpp). */
   planCoverage(args: { shape: NativeShape; vectorWidth: number }): PlanCoverage;
   /** CUDA builds only: device memory. */

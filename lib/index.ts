@@ -23,3 +23,8 @@ export type { KalmanNormLayerOptions } from './layers/kalman-norm-layer';
 export { GroupKalmanNorm } from './layers/group-kalman-norm-layer';
 export type { LayerForwardInputs, LayerGradients, LayerOptions } from './layers/normalization-layer';
 export { threadCount } from './runtime';
+export { MomentNode } from './layers/moment-graph';
+export type { RowsGradient, TiedWeight } from './layers/moment-graph';
+export { activationOf, linkFeedForward, linkResNetBasicBlock, moments } from './layers/links';
+export type { BasicBlock } from './layers/links';
+export { NormalizationLayer } from './layers/normalization-layer';

@@ -146,6 +146,14 @@ export class Tensor {
     this.buffer = null;
   }
 
+  /** @internal The same memory under another shape of the same size (not owning it). */
+  view(shape: readonly number[]): Tensor {
+    const memory = this.memory();
+    const placement = { layout: this.layout, device: this.device, dtype: this.dtype };
+    if (memory instanceof Float32Array) return new Tensor(shape, placement, memory, null);
+    return new Tensor(shape, placement, null, native().deviceWrap!(memory.pointer, memory.bytes, memory.device));
+  }
+
   /** @internal The memory the addon reads and writes. */
   memory(): Float32Array | DeviceBuffer {
     if (this.disposed) throw new Error('tensor: used after dispose()');

@@ -180,6 +180,14 @@ Napi::Value conv_transition_backward(const Napi::CallbackInfo& info) {
   return call.done();
 }
 
+// accumulate({count, source, target}): target += source.
+Napi::Value accumulate(const Napi::CallbackInfo& info) {
+  const Call call(info);
+  const int64_t count = size_field(call.args, "count");
+  run_elementwise(Accumulate{call.in("source", count), call.in("target", count)}, count, call.context);
+  return call.done();
+}
+
 }  // namespace
 
 void register_transitions(Napi::Env env, Napi::Object exports) {
@@ -189,7 +197,7 @@ void register_transitions(Napi::Env env, Napi::Object exports) {
       {"normalizeMoments", normalize_moments}, {"normalizeMomentsBackward", normalize_moments_backward},
       {"addMoments", add_moments},             {"gatherColumns", gather_columns},
       {"columnSums", column_sums},             {"convTransition", conv_transition},
-      {"convTransitionBackward", conv_transition_backward}};
+      {"convTransitionBackward", conv_transition_backward}, {"accumulate", accumulate}};
   for (const auto& [name, callback] : functions) exports.Set(name, Napi::Function::New(env, callback, name));
 }
 

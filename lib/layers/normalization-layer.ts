@@ -5,7 +5,11 @@ import { Tensor } from '../tensor';
 import { StatVector } from '../ops/arguments';
 import { Activation, NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
 import { SavedNormalization } from '../ops/saved-state';
+import { MomentRows, accumulateInto } from '../ops/transitions';
+import { MomentNode, NormalizedSource, RowsGradient } from './moment-graph';
 import { OutputCache } from './output-cache';
+
+let nextLayerId = 0;
 
 export interface LayerOptions {
   /** Default 1e-5. */
@@ -33,12 +37,26 @@ export interface LayerGradients {
   gain: Tensor;
 }
 
+/** Gradients that linked layers send back before this layer's own backward runs. */
+interface Pending {
+  posterior: { dMean: Tensor; dVar: Tensor } | null;
+  gamma: Tensor | null;
+  beta: Tensor | null;
+}
+
 /**
  * A normalization layer. `forward` and `backward` write into tensors the layer keeps and reuses
  * from step to step (results of one step are overwritten by the next step of the same shape);
- * `backward` overwrites `grad`.
+ * `backward` overwrites `grad` (plus what linked layers sent back for gamma and beta).
+ *
+ * Linked (KN-SPEC section 3): `linkPrior(node)` makes every training forward take its prior from
+ * the statistics graph (see moment-graph.ts and links.ts); its backward then pushes the prior's
+ * gradient back into the graph, which delivers it to the layers before. Call backward layer by
+ * layer in reverse order.
  */
-export abstract class NormalizationLayer {
+export abstract class NormalizationLayer implements NormalizedSource {
+  readonly id = nextLayerId++;
+  forwardCount = 0;
   readonly gamma: Tensor | null;
   readonly beta: Tensor | null;
   readonly gain: Tensor;
@@ -47,6 +65,10 @@ export abstract class NormalizationLayer {
   protected readonly options: Required<Omit<LayerOptions, 'gain' | 'affine'>>;
   private saved: SavedNormalization | null = null;
   private readonly outputs = new OutputCache();
+  private priorNode: MomentNode | null = null;
+  private usedPriorNode = false;
+  private lastPosterior: MomentRows | null = null;
+  private pending: Pending = { posterior: null, gamma: null, beta: null };
 
   protected constructor(readonly channels: number, gainCount: number, options: LayerOptions) {
     const affine = options.affine ?? true;
@@ -59,6 +81,44 @@ export abstract class NormalizationLayer {
     this.gain = Tensor.fromArray(new Float32Array(gainCount).fill(gain), [gainCount]);
     this.grad = { gamma: affine ? Tensor.zeros([channels]) : null, beta: affine ? Tensor.zeros([channels]) : null, gain: Tensor.zeros([gainCount]) };
     this.options = { eps: options.eps ?? 1e-5, guard: options.guard ?? 100, activation: options.activation ?? 'identity' };
+  }
+
+  get eps(): number {
+    return this.options.eps;
+  }
+
+  /** Takes this layer's prior from `node` in every training forward (null: no link). */
+  linkPrior(node: MomentNode | null): this {
+    if (node !== null && !(node instanceof MomentNode)) throw typeError('node', 'a MomentNode', node);
+    this.priorNode = node;
+    return this;
+  }
+
+  /** The posterior rows of the last training forward. */
+  posterior(): MomentRows {
+    if (!this.lastPosterior) throw new Error('posterior: run forward in training mode first');
+    return this.lastPosterior;
+  }
+
+  /** @internal From the statistics graph: a gradient with respect to this layer's posterior. */
+  receivePosteriorGradient(gradient: RowsGradient): void {
+    const rows = this.posterior();
+    if (!this.pending.posterior)
+      this.pending.posterior = { dMean: Tensor.zeros(rows.mean.shape, { device: rows.mean.device }), dVar: Tensor.zeros(rows.var.shape, { device: rows.var.device }) };
+    if (gradient.dMean) accumulateInto(this.pending.posterior.dMean, gradient.dMean);
+    if (gradient.dVar) accumulateInto(this.pending.posterior.dVar, gradient.dVar);
+  }
+
+  /** @internal From the statistics graph: gradients with respect to gamma and beta. */
+  receiveParameterGradient(dGamma: Tensor | undefined, dBeta: Tensor | undefined): void {
+    const add = (held: Tensor | null, gradient: Tensor | undefined): Tensor | null => {
+      if (!gradient) return held;
+      const total = held ?? Tensor.zeros(gradient.shape, { device: gradient.device });
+      accumulateInto(total, gradient);
+      return total;
+    };
+    this.pending.gamma = add(this.pending.gamma, dGamma);
+    this.pending.beta = add(this.pending.beta, dBeta);
   }
 
   train(): this {
@@ -74,6 +134,8 @@ export abstract class NormalizationLayer {
   /** Normalizes x; the result's mean and var are the posterior that feeds the next layer's prior. */
   forward(x: Tensor, inputs: LayerForwardInputs = {}): NormResult {
     if (!(x instanceof Tensor)) throw typeError('x', 'a Tensor', x);
+    this.usedPriorNode = inputs.prior === undefined && this.priorNode !== null && this.training;
+    const linked = this.usedPriorNode ? this.priorNode!.evaluate() : null;
     const result = this.run(x, {
       training: this.training,
       eps: this.options.eps,
@@ -82,11 +144,13 @@ export abstract class NormalizationLayer {
       gain: this.gain,
       gamma: this.gamma ?? undefined,
       beta: this.beta ?? undefined,
-      prior: inputs.prior,
+      prior: linked ? { mean: linked.mean, var: linked.var } : inputs.prior,
       residual: inputs.residual,
       out: { y: this.outputs.get('y', x.shape, x.layout), saved: this.saved ?? undefined },
     });
     this.saved = result.saved;
+    this.forwardCount += 1;
+    this.lastPosterior = this.training ? { mean: result.mean, var: result.var } : null;
     return result;
   }
 
@@ -94,8 +158,12 @@ export abstract class NormalizationLayer {
   backward(dy: Tensor, options: Omit<NormBackwardOptions, 'out'> = {}): NormGradients {
     if (!this.saved) throw new Error('backward: call forward first');
     const x = this.saved.x;
+    const received = this.pending.posterior;
+    if (received && (options.dMean !== undefined || options.dVar !== undefined))
+      throw new Error('dMean: this layer already receives its posterior gradient from linked layers');
     const gradients = this.runBackward(dy, this.saved, {
       ...options,
+      ...(received ? { dMean: received.dMean, dVar: received.dVar } : {}),
       out: {
         dx: this.outputs.get('dx', x.shape, x.layout),
         dGamma: this.grad.gamma ?? undefined,
@@ -104,6 +172,11 @@ export abstract class NormalizationLayer {
       },
     });
     if (gradients.dGain === undefined) this.grad.gain.toArray().fill(0);
+    if (this.pending.gamma && this.grad.gamma) accumulateInto(this.grad.gamma, this.pending.gamma);
+    if (this.pending.beta && this.grad.beta) accumulateInto(this.grad.beta, this.pending.beta);
+    this.pending = { posterior: null, gamma: null, beta: null };
+    if (this.usedPriorNode && gradients.dPriorMean)
+      this.priorNode!.backward({ dMean: gradients.dPriorMean, dVar: gradients.dPriorVar ?? null });
     return gradients;
   }
 

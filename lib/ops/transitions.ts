@@ -361,3 +361,11 @@ export interface MomentRowsGradient {
   dMean: Tensor;
   dVar: Tensor;
 }
+
+/** target += source, elementwise, on their device (gradient accumulation; same sizes). */
+export function accumulateInto(target: Tensor, source: Tensor): void {
+  if (target.size !== source.size || target.device !== source.device)
+    throw rangeError('source', `expected ${target.size} values on '${target.device}', got ${source.size} on '${source.device}'`);
+  const device = new CallDevice(target, undefined);
+  native().accumulate({ ...device.placement(), count: target.size, source: source.memory(), target: target.memory() });
+}

@@ -1,0 +1,77 @@
+// Builders for the statistics graph between layers (KN-SPEC section 3): the nodes, and links for a
+// feed-forward stack and for a ResNet basic block in the official implementation's configuration:
+// each KN layer's prior is the previous layer's posterior carried through its normalization,
+// relu and the next linear map or convolution (closed-form moments instead of the official
+// sampling). Gains default to 0.1 and guards to 100 in the layers themselves (the official
+// micro-batch settings).
+import {
+  AddNode,
+  AffineNode,
+  ConvNode,
+  IdentityNode,
+  MomentNode,
+  NormalizedNode,
+  NormalizedSource,
+  PosteriorNode,
+  ReluNode,
+  TiedWeight,
+} from './moment-graph';
+import { NormalizationLayer } from './normalization-layer';
+import { rangeError, typeError } from '../errors';
+
+/** Node constructors, for graphs the helpers below do not cover. */
+export const moments = {
+  posterior: (layer: NormalizedSource) => new PosteriorNode(layer),
+  /** The distribution of the layer's normalized output, gamma xhat + beta. */
+  normalized: (layer: NormalizedSource) => new NormalizedNode(layer),
+  relu: (input: MomentNode) => new ReluNode(input),
+  /** A fully connected map with weight [Cout, Cin]; its gradient accumulates into weight.grad. */
+  affine: (input: MomentNode, weight: TiedWeight, noise?: number) => new AffineNode(input, weight, noise),
+  /** A convolution with kernel [Cout, Cin, kh, kw]; its gradient accumulates into kernel.grad. */
+  conv: (input: MomentNode, kernel: TiedWeight, noise?: number) => new ConvNode(input, kernel, noise),
+  /** A residual join; b may have fewer channels (zero-padded on both sides, ResNet option A). */
+  add: (a: MomentNode, b: MomentNode) => new AddNode(a, b),
+  identity: (input: MomentNode, noise: number) => new IdentityNode(input, noise),
+};
+
+/** The distribution of relu(layer output): what the next linear map or convolution sees. */
+export function activationOf(layer: NormalizationLayer): MomentNode {
+  return new ReluNode(new NormalizedNode(layer));
+}
+
+/**
+ * A feed-forward stack: layers[k] (k >= 1) takes its prior from layers[k - 1] through relu and the
+ * weight between them: maps[k - 1], a linear weight [Cout, Cin] or (kind 'conv') a kernel
+ * [Cout, Cin, kh, kw], tied to the network's own so its gradient flows there.
+ */
+export function linkFeedForward(layers: NormalizationLayer[], maps: TiedWeight[], kind: 'linear' | 'conv' = 'linear'): void {
+  if (!Array.isArray(layers) || layers.some((layer) => !(layer instanceof NormalizationLayer)))
+    throw typeError('layers', 'an array of KalmanNorm / GroupKalmanNorm layers', layers);
+  if (!Array.isArray(maps) || maps.length !== layers.length - 1)
+    throw rangeError('maps', `expected ${layers.length - 1} weights (one between each pair of layers), got ${Array.isArray(maps) ? maps.length : maps}`);
+  for (let k = 1; k < layers.length; ++k) {
+    const input = activationOf(layers[k - 1]);
+    layers[k].linkPrior(kind === 'conv' ? new ConvNode(input, maps[k - 1]) : new AffineNode(input, maps[k - 1]));
+  }
+}
+
+export interface BasicBlock {
+  /** The distribution of the block's input (activationOf(stem) or the previous block's output). */
+  input: MomentNode;
+  conv1: TiedWeight;
+  norm1: NormalizationLayer;
+  conv2: TiedWeight;
+  norm2: NormalizationLayer;
+}
+
+/**
+ * A ResNet basic block, conv1 - norm1 - relu - conv2 - norm2 (+ shortcut) - relu: norm1's prior
+ * comes from the block input through conv1, norm2's from norm1 through relu and conv2. Returns the
+ * distribution of the block's output, relu(norm2 output + input), the next block's input (channels
+ * that grow are zero-padded, the option-A shortcut).
+ */
+export function linkResNetBasicBlock(block: BasicBlock): MomentNode {
+  block.norm1.linkPrior(new ConvNode(block.input, block.conv1));
+  block.norm2.linkPrior(new ConvNode(activationOf(block.norm1), block.conv2));
+  return new ReluNode(new AddNode(new NormalizedNode(block.norm2), block.input));
+}

@@ -1,0 +1,214 @@
+// The statistics graph between layers (KN-SPEC section 3): nodes that compute statistic rows
+// [R, C] from layers' posteriors through transitions, and push gradients back along the same
+// edges. A node recomputes only when a layer it depends on has run forward again, so a node
+// shared by two consumers (a residual join) is computed once per step and receives both
+// consumers' gradients, which its inputs accumulate.
+import { Tensor } from '../tensor';
+import { MomentRows, MomentRowsGradient } from '../ops/transitions';
+import * as transitions from '../ops/transitions';
+
+/** A gradient with respect to a node's rows; a missing half is zero. */
+export interface RowsGradient {
+  dMean: Tensor | null;
+  dVar: Tensor | null;
+}
+
+/** What a posterior node needs from a layer (see NormalizationLayer). */
+export interface PosteriorSource {
+  readonly id: number;
+  readonly forwardCount: number;
+  /** The rows of the last training forward. */
+  posterior(): MomentRows;
+  /** Accumulates a gradient with respect to that posterior, used by the layer's next backward. */
+  receivePosteriorGradient(gradient: RowsGradient): void;
+}
+
+/** A layer whose normalized output's distribution a node can describe. */
+export interface NormalizedSource extends PosteriorSource {
+  readonly eps: number;
+  readonly gamma: Tensor | null;
+  readonly beta: Tensor | null;
+  /** Accumulates gradients with respect to gamma and beta from the statistics graph. */
+  receiveParameterGradient(dGamma: Tensor | undefined, dBeta: Tensor | undefined): void;
+}
+
+export abstract class MomentNode {
+  private cache: { key: string; rows: MomentRows } | null = null;
+
+  /** The rows for the current step. */
+  evaluate(): MomentRows {
+    const key = this.version();
+    if (!this.cache || this.cache.key !== key) this.cache = { key, rows: this.compute() };
+    return this.cache.rows;
+  }
+
+  /** Changes whenever a layer this node depends on ran forward again. */
+  abstract version(): string;
+  protected abstract compute(): MomentRows;
+  /** Pushes a gradient with respect to the last evaluated rows back to the inputs. */
+  abstract backward(gradient: RowsGradient): void;
+}
+
+/** A layer's posterior. */
+export class PosteriorNode extends MomentNode {
+  constructor(readonly layer: PosteriorSource) {
+    super();
+  }
+  version(): string {
+    return `${this.layer.id}:${this.layer.forwardCount}`;
+  }
+  protected compute(): MomentRows {
+    return this.layer.posterior();
+  }
+  backward(gradient: RowsGradient): void {
+    this.layer.receivePosteriorGradient(gradient);
+  }
+}
+
+/** Moves a node's two inputs' gradients (x and stats are the same rows) back as one. */
+function sum(a: MomentRowsGradient, b: MomentRowsGradient): RowsGradient {
+  transitions.accumulateInto(a.dMean, b.dMean);
+  transitions.accumulateInto(a.dVar, b.dVar);
+  return a;
+}
+
+/**
+ * The distribution of a layer's output gamma (x - mu) / sqrt(var + eps) + beta when x follows the
+ * layer's own posterior (mu, var): N(beta, gamma^2 var / (var + eps)).
+ */
+export class NormalizedNode extends MomentNode {
+  private saved: unknown;
+  constructor(readonly layer: NormalizedSource, readonly input: MomentNode = new PosteriorNode(layer)) {
+    super();
+  }
+  version(): string {
+    return `normalized(${this.input.version()})`;
+  }
+  protected compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const result = transitions.normalizeMoments(rows, rows, {
+      eps: this.layer.eps,
+      gamma: this.layer.gamma ?? undefined,
+      beta: this.layer.beta ?? undefined,
+    });
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    const result = transitions.normalizeMomentsBackward(gradient.dMean, gradient.dVar, this.saved);
+    this.layer.receiveParameterGradient(result.dGamma, result.dBeta);
+    this.input.backward(sum(result.x, result.stats));
+  }
+}
+
+export class ReluNode extends MomentNode {
+  private saved: unknown;
+  constructor(readonly input: MomentNode) {
+    super();
+  }
+  version(): string {
+    return `relu(${this.input.version()})`;
+  }
+  protected compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const result = transitions.reluMoments(rows.mean, rows.var);
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    this.input.backward(transitions.reluMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+  }
+}
+
+/** Where a weight's gradient goes: accumulated into `grad` when given. */
+export interface TiedWeight {
+  value: Tensor;
+  grad?: Tensor;
+}
+
+/** An affine map with a learned or tied weight [Cout, Cin] (a fully connected layer's). */
+export class AffineNode extends MomentNode {
+  private saved: unknown;
+  constructor(readonly input: MomentNode, readonly weight: TiedWeight, readonly noise?: number) {
+    super();
+  }
+  version(): string {
+    return `affine(${this.input.version()})`;
+  }
+  protected compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const result = transitions.affineMoments(rows.mean, rows.var, { weight: this.weight.value, noise: this.noise });
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    const result = transitions.affineMomentsBackward(gradient.dMean, gradient.dVar, this.saved);
+    if (this.weight.grad) transitions.accumulateInto(this.weight.grad, result.dWeight);
+    this.input.backward(result);
+  }
+}
+
+/** A convolution with a tied kernel [Cout, Cin, kh, kw]: A = sum of taps, A2 = sum of squares. */
+export class ConvNode extends MomentNode {
+  private saved: unknown;
+  constructor(readonly input: MomentNode, readonly kernel: TiedWeight, readonly noise?: number) {
+    super();
+  }
+  version(): string {
+    return `conv(${this.input.version()})`;
+  }
+  protected compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const { weight, weightSq } = transitions.convTransition(this.kernel.value);
+    const result = transitions.affineMoments(rows.mean, rows.var, { weight, weightSq, noise: this.noise });
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    const result = transitions.affineMomentsBackward(gradient.dMean, gradient.dVar, this.saved);
+    if (this.kernel.grad)
+      transitions.accumulateInto(this.kernel.grad, transitions.convTransitionBackward(result.dWeight, result.dWeightSq ?? null, this.kernel.value));
+    this.input.backward(result);
+  }
+}
+
+/** A residual join: a + b, b zero-padded on both sides when it has fewer columns. */
+export class AddNode extends MomentNode {
+  private saved: unknown;
+  constructor(readonly a: MomentNode, readonly b: MomentNode) {
+    super();
+  }
+  version(): string {
+    return `add(${this.a.version()},${this.b.version()})`;
+  }
+  protected compute(): MomentRows {
+    const result = transitions.addMoments(this.a.evaluate(), this.b.evaluate());
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    const result = transitions.addMomentsBackward(gradient.dMean, gradient.dVar, this.saved);
+    this.a.backward(result.a);
+    this.b.backward(result.b);
+  }
+}
+
+/** The identity with process noise r: var + r. */
+export class IdentityNode extends MomentNode {
+  private saved: unknown;
+  constructor(readonly input: MomentNode, readonly noise: number) {
+    super();
+  }
+  version(): string {
+    return `identity(${this.input.version()})`;
+  }
+  protected compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const result = transitions.identityMoments(rows.mean, rows.var, { noise: this.noise });
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    this.input.backward(transitions.identityMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+  }
+}
