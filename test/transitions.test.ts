@@ -13,6 +13,7 @@ import {
   affineReference,
   convTransitionReference,
   identityReference,
+  normalDensity,
   normalTail,
   normalizeReference,
   reluMomentsOf,
@@ -165,6 +166,20 @@ function randomNoise(rng: Random, columns: number, scalar: boolean): Noise {
   return { values: uniformValues(rng, scalar ? 1 : columns, 0.1, 1), scalar };
 }
 
+/**
+ * The relu moments' partial derivatives [dE/dm, dE/du, dvar/dm, dvar/du] in closed form, with
+ * t = m / s: Phi(t), phi(t) / (2 s), 2 E Q(t) and Phi(t) - E phi(t) / s. Finite differences cannot
+ * resolve a derivative that is tiny next to its function (dE/du = 7e-7 beside E = 5 at t = 5), so
+ * the tail test takes these; the reference tests check them against finite differences.
+ */
+function exactReluPartials(m: number, u: number): number[] {
+  const s = Math.sqrt(u);
+  const t = m / s;
+  const mean = reluMomentsOf(m, u).mean;
+  const lower = normalTail(-t); // Phi(t)
+  return [lower, normalDensity(t) / (2 * s), 2 * mean * normalTail(t), lower - (mean * normalDensity(t)) / s];
+}
+
 // ---- the reference itself ---------------------------------------------------------------------
 
 describe('transition reference', () => {
@@ -205,6 +220,17 @@ describe('transition reference', () => {
     assertClose([scaled.mean, scaled.var], [4 * unit.mean, 16 * unit.var], REFERENCE_RTOL, 'scaled moments');
     expect(reluMomentsOf(2.5, 0)).to.deep.equal({ mean: 2.5, var: 0 });
     expect(reluMomentsOf(-2.5, 0)).to.deep.equal({ mean: 0, var: 0 });
+  });
+
+  it('the closed-form relu partial derivatives match finite differences of reluMomentsOf', () => {
+    for (const t of [-2, -0.5, 0, 0.7, 2]) {
+      for (const u of [0.5, 2]) {
+        const point = Float64Array.of(t * Math.sqrt(u), u);
+        const ofMean = centralDifference(() => reluMomentsOf(point[0], point[1]).mean, point);
+        const ofVar = centralDifference(() => reluMomentsOf(point[0], point[1]).var, point);
+        assertClose(exactReluPartials(point[0], u), [...ofMean, ...ofVar], 1e-8, `partials at t = ${t}, u = ${u}`);
+      }
+    }
   });
 
   it('affine, conv, add, identity and normalize on values worked by hand', () => {
@@ -414,7 +440,7 @@ const RELU_CASES: [string, (rng: Random) => Moments][] = [
 ];
 
 /** The four partial derivatives of the relu moments, elementwise, read from two backward calls. */
-function reluPartials(mean: ArrayLike<number>, variance: ArrayLike<number>) {
+function opReluPartials(mean: ArrayLike<number>, variance: ArrayLike<number>) {
   const count = mean.length;
   const { saved } = ops.reluMoments(matrix(mean, 1, count), matrix(variance, 1, count));
   const ones = matrix(new Float32Array(count).fill(1), 1, count);
@@ -499,7 +525,10 @@ describe('identityMoments', () => {
     const noise = randomNoise(rng, columns, scalar);
     const upstream = randomUpstream(rng, rows, columns);
     const label = `[${rows}, ${columns}], noise ${scalar ? 'scalar' : 'per column'}`;
-    const forward = () => ops.identityMoments(tensorsOf(x).mean, tensorsOf(x).var, { noise: opNoise(noise) });
+    const forward = () => {
+      const { mean, var: variance } = tensorsOf(x);
+      return ops.identityMoments(mean, variance, { noise: opNoise(noise) });
+    };
 
     it(`forward ${label}`, () => {
       expectMomentsClose(forward(), identityReference(x, referenceNoise(noise)), label);
@@ -594,6 +623,7 @@ describe('transition backward: a null dMean or dVar counts as zeros', () => {
   const rng = makeRandom(7000);
   const x = randomMoments(rng, 2, 3);
   const other = randomMoments(rng, 2, 3);
+  const { mean, var: variance } = tensorsOf(x);
   const zeros = matrix(new Float32Array(6), 2, 3);
   const ones = matrix(new Float32Array(6).fill(1), 2, 3);
   const weight = matrix(normalValues(rng, 9), 3, 3);
@@ -606,10 +636,10 @@ describe('transition backward: a null dMean or dVar counts as zeros', () => {
   }
 
   const backwards: [string, (dMean: Tensor | null, dVar: Tensor | null) => object][] = [
-    ['affine', (dMean, dVar) => ops.affineMomentsBackward(dMean, dVar, ops.affineMoments(tensorsOf(x).mean, tensorsOf(x).var, { weight, noise: 0.5 }).saved)],
-    ['relu', (dMean, dVar) => ops.reluMomentsBackward(dMean, dVar, ops.reluMoments(tensorsOf(x).mean, tensorsOf(x).var).saved)],
+    ['affine', (dMean, dVar) => ops.affineMomentsBackward(dMean, dVar, ops.affineMoments(mean, variance, { weight, noise: 0.5 }).saved)],
+    ['relu', (dMean, dVar) => ops.reluMomentsBackward(dMean, dVar, ops.reluMoments(mean, variance).saved)],
     ['add', (dMean, dVar) => ops.addMomentsBackward(dMean, dVar, ops.addMoments(tensorsOf(x), tensorsOf(other)).saved)],
-    ['identity', (dMean, dVar) => ops.identityMomentsBackward(dMean, dVar, ops.identityMoments(tensorsOf(x).mean, tensorsOf(x).var, { noise: 0.5 }).saved)],
+    ['identity', (dMean, dVar) => ops.identityMomentsBackward(dMean, dVar, ops.identityMoments(mean, variance, { noise: 0.5 }).saved)],
     ['normalize', (dMean, dVar) => ops.normalizeMomentsBackward(dMean, dVar, ops.normalizeMoments(tensorsOf(x), tensorsOf(other)).saved)],
   ];
   for (const [name, backward] of backwards) {
@@ -714,7 +744,7 @@ describe('stability', () => {
     expect(Array.from(forward.mean.toArray()), 'E').to.deep.equal([0, 0, 3, 0, Math.fround(1e-3)]);
     expect(Array.from(forward.var.toArray()), 'var').to.deep.equal([0, 0, 0, 0, 0]);
 
-    const partials = reluPartials(mean, variance);
+    const partials = opReluPartials(mean, variance);
     const atZero = 0.5 - 1 / (2 * Math.PI);
     assertClose(partials.meanByM, [0, 0, 1, 0, 1], 1e-6, 'dE/dm = [m > 0]');
     assertClose(partials.meanByU, [0, 0, 0, 0, 0], 0, 'dE/du = 0');
@@ -731,7 +761,7 @@ describe('stability', () => {
     expectWithinScale(forward.mean.toArray(), reference.mean, meanScale, FORWARD_RTOL, 'E');
     expectWithinScale(forward.var.toArray(), reference.var, variance, FORWARD_RTOL, 'var');
 
-    const partials = reluPartials(mean, variance);
+    const partials = opReluPartials(mean, variance);
     const positive = mean.map((m) => (m > 0 ? 1 : 0));
     const zero = mean.map(() => 0);
     const ones = mean.map(() => 1);
@@ -751,9 +781,29 @@ describe('stability', () => {
     expectWithinScale(forward.mean.toArray(), reference.mean, meanScale, FORWARD_RTOL, 'E');
     expectWithinScale(forward.var.toArray(), reference.var, x.var, FORWARD_RTOL, 'var');
 
-    for (const [name, values] of Object.entries(reluPartials(mean, variance))) {
+    for (const [name, values] of Object.entries(opReluPartials(mean, variance))) {
       expect(Array.from(values).every(Number.isFinite), `${name} finite: ${Array.from(values)}`).to.equal(true);
     }
+  });
+
+  it('relu keeps every moment and partial derivative to 1e-5 of its own value for t from -10 to 10', () => {
+    // Far into either tail E, var and their derivatives are tiny differences of large terms.
+    const t = Array.from({ length: 41 }, (_, i) => -10 + i / 2);
+    const variance = t.map((_, i) => Math.fround(0.1 + (i % 7) / 2));
+    const mean = t.map((value, i) => Math.fround(value * Math.sqrt(variance[i])));
+    const forward = ops.reluMoments(matrix(mean, 1, t.length), matrix(variance, 1, t.length));
+    const expected = mean.map((m, i) => reluMomentsOf(m, variance[i]));
+    const expectedMean = expected.map((moments) => moments.mean);
+    const expectedVar = expected.map((moments) => moments.var);
+    expectWithinScale(forward.mean.toArray(), expectedMean, expectedMean, FORWARD_RTOL, 'E');
+    expectWithinScale(forward.var.toArray(), expectedVar, expectedVar, FORWARD_RTOL, 'var');
+
+    const partials = opReluPartials(mean, variance);
+    mean.forEach((m, i) => {
+      const actual = [partials.meanByM[i], partials.meanByU[i], partials.varByM[i], partials.varByU[i]];
+      const exact = exactReluPartials(m, variance[i]);
+      expectWithinScale(actual, exact, exact, FORWARD_RTOL, `t = ${t[i]}: dE/dm, dE/du, dvar/dm, dvar/du`);
+    });
   });
 
   it('affine with weightSq = weight o weight given equals the default, and dWeight (default) = dWeight + 2 weight o dWeightSq (given)', () => {

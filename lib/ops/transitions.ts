@@ -29,14 +29,21 @@ function sameShape(name: string, value: unknown, shape: readonly number[], devic
   return value as Tensor;
 }
 
-/** The moments pair, checked: two same-shaped matrices on one device. */
-function momentRows(name: string, value: unknown): { rows: MomentRows; shape: [number, number]; device: CallDevice } {
+type CheckedRows = { rows: MomentRows; shape: [number, number]; device: CallDevice };
+
+/** Two same-shaped matrices on one device, named as the caller's arguments are. */
+function meanAndVariance(mean: unknown, variance: unknown, meanName: string, varianceName: string): CheckedRows {
+  const shape = matrix(meanName, mean);
+  const device = new CallDevice(mean as Tensor, undefined);
+  sameShape(varianceName, variance, shape, device);
+  return { rows: { mean: mean as Tensor, var: variance as Tensor }, shape, device };
+}
+
+/** A moments pair given as an object { mean, var }. */
+function momentRows(name: string, value: unknown): CheckedRows {
   if (typeof value !== 'object' || value === null) throw typeError(name, 'an object { mean, var }', value);
   const { mean, var: variance } = value as Partial<MomentRows>;
-  const shape = matrix(`${name}.mean`, mean);
-  const device = new CallDevice(mean as Tensor, undefined);
-  sameShape(`${name}.var`, variance, shape, device);
-  return { rows: { mean: mean as Tensor, var: variance as Tensor }, shape, device };
+  return meanAndVariance(mean, variance, `${name}.mean`, `${name}.var`);
 }
 
 /** An optional incoming gradient shaped like an output. */
@@ -87,7 +94,7 @@ export interface AffineOptions {
 
 /** mean' = weight . mean + bias, var' = weightSq . var + noise, row by row: [R, Cin] -> [R, Cout]. */
 export function affineMoments(mean: Tensor, variance: Tensor, options: AffineOptions) {
-  const { rows: input, shape, device } = momentRows('input', { mean, var: variance });
+  const { rows: input, shape, device } = meanAndVariance(mean, variance, 'mean', 'variance');
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object { weight, ... }', options);
   const [outputs, inputs] = matrix('weight', options.weight, device);
   if (inputs !== shape[1]) throw rangeError('weight', `expected [Cout, ${shape[1]}] (Cin = the rows' columns), got [${outputs}, ${inputs}]`);
@@ -187,7 +194,7 @@ class ReluSaved {
 
 /** The Gaussian moments of max(0, z), z ~ N(mean, var), elementwise. */
 export function reluMoments(mean: Tensor, variance: Tensor) {
-  const { rows, shape, device } = momentRows('input', { mean, var: variance });
+  const { rows, shape, device } = meanAndVariance(mean, variance, 'mean', 'variance');
   const out = { mean: device.zeros(shape), var: device.zeros(shape) };
   const derivatives = [0, 1, 2, 3].map(() => device.zeros(shape));
   const [dmeanDm, dmeanDu, dvarDm, dvarDu] = derivatives.map((t) => t.memory());
@@ -217,8 +224,8 @@ class AddSaved {
   constructor(readonly device: CallDevice, readonly shape: [number, number], readonly bColumns: number | null, readonly noise: Noise | null) {}
 }
 
-function addOrIdentity(a: MomentRows, b: MomentRows | null, noiseValue: unknown) {
-  const { rows, shape, device } = momentRows('a', a);
+function addOrIdentity(a: CheckedRows, b: MomentRows | null, noiseValue: unknown) {
+  const { rows, shape, device } = a;
   let bColumns: number | null = null;
   if (b) {
     const checked = momentRows('b', b);
@@ -242,13 +249,13 @@ function addOrIdentity(a: MomentRows, b: MomentRows | null, noiseValue: unknown)
 /** A residual join: means add and variances add; b may have fewer columns (zero-padded on both sides). */
 export function addMoments(a: MomentRows, b: MomentRows, options: { noise?: number | StatVector } = {}) {
   if (b === undefined || b === null) throw typeError('b', 'an object { mean, var }', b);
-  return addOrIdentity(a, b, options.noise);
+  return addOrIdentity(momentRows('a', a), b, options.noise);
 }
 
 /** The identity with process noise: mean' = mean, var' = var + noise. */
 export function identityMoments(mean: Tensor, variance: Tensor, options: { noise: number | StatVector }) {
   if (typeof options !== 'object' || options === null || options.noise === undefined) throw typeError('noise', 'a number or a vector', options?.noise);
-  return addOrIdentity({ mean, var: variance }, null, options.noise);
+  return addOrIdentity(meanAndVariance(mean, variance, 'mean', 'variance'), null, options.noise);
 }
 
 /** Copies (or, for a narrower b, gathers) columns of an incoming gradient on the device. */
