@@ -115,20 +115,20 @@ KN_HOST_DEVICE ReluMomentsResult relu_moments(double m, double u) {
   const double s = sqrt(u), t = m / s;
   const double pdf = kInvSqrt2Pi * exp(-0.5 * t * t);
   const double cdf = 0.5 * erfc(-t * kInvSqrt2);
-  const double g = t * cdf + pdf;  // E / s
-  double spread;                   // var / u, without cancellation on either side
+  const double q = 0.5 * erfc(t * kInvSqrt2);  // Phi(-t) = 1 - Phi(t), without the cancellation
+  const double g = t * cdf + pdf;               // E / s
+  double spread;                                // var / u, without cancellation on either side
   if (t <= 0.0) {
     const double h = (t * t + 1.0) * cdf + t * pdf;
     spread = h - g * g;
   } else {
-    const double q = 0.5 * erfc(t * kInvSqrt2);  // Phi(-t)
     spread = 1.0 + (t * t - 1.0) * q - t * pdf - t * t * q * q + 2.0 * t * q * pdf - pdf * pdf;
   }
   result.mean = s * g;
   result.var = u * spread;
   result.dmean_dm = cdf;
   result.dmean_du = pdf / (2.0 * s);
-  result.dvar_dm = 2.0 * result.mean * (1.0 - cdf);
+  result.dvar_dm = 2.0 * result.mean * q;
   result.dvar_du = cdf - g * pdf;
   return result;
 }
