@@ -134,6 +134,11 @@ export interface NativeAddon {
   zeroDevice?(dst: DeviceBuffer, stream: bigint): void;
   copyDeviceToDevice?(dst: DeviceBuffer, src: DeviceBuffer, bytes: number, stream: bigint): void;
   synchronize?(stream: bigint): void;
+  eventRecord?(stream: bigint): bigint;
+  eventElapsedMs?(start: bigint, end: bigint): number;
+  /** CUDA builds: cuDNN batch norm, loaded at run time (the benchmark's peer). */
+  cudnnInfo?(): { available: boolean; reason: string; version: number };
+  cudnnBatchNorm?(args: NativePlacement & Record<string, unknown>): void;
 }
 
 export interface PlanCoverage {

@@ -7,6 +7,7 @@
 #ifdef KN_WITH_CUDA
 #include "../../cuda/kalman_norm_cuda.h"
 #include "../../cuda/transitions_cuda.h"
+#include "cudnn_peer.h"
 #include "device_memory.h"
 #endif
 
@@ -112,6 +113,7 @@ KN_TRANSITION_FUNCTORS(KN_DEFINE_RUN)
 void register_device(Napi::Env env, Napi::Object exports) {
 #ifdef KN_WITH_CUDA
   register_device_memory(env, exports);
+  register_cudnn_peer(env, exports);
 #else
   exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     auto result = Napi::Object::New(info.Env());

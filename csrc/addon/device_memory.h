@@ -13,7 +13,7 @@ namespace kn::addon {
 cudaStream_t cuda_stream(int device, uint64_t stream);
 
 // Adds cudaInfo, deviceAlloc, deviceWrap, copyToDevice, copyToHost, copyToHostAsync, zeroDevice,
-// copyDeviceToDevice and synchronize to the exports.
+// copyDeviceToDevice, synchronize, eventRecord and eventElapsedMs to the exports.
 void register_device_memory(Napi::Env env, Napi::Object exports);
 
 }  // namespace kn::addon

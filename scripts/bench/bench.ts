@@ -1,0 +1,154 @@
+// `npm run bench [-- --quick] [--device cpu|cuda] [--json FILE] [--markdown FILE]`: KN and GKN
+// side by side with the peer in the same run, on ResNet-50's normalization shapes (shapes.ts).
+// GPU: CUDA events, median of 21 after warm-up, inputs rotated; peers cuDNN batch norm, this
+// package's own BN path, a device copy. CPU: median of 20; peers a memory copy of the same bytes,
+// this package's own BN path and @tensorflow/tfjs's CPU backend. Timings are never asserted.
+import * as fs from 'fs';
+import * as os from 'os';
+import { DType, Layout, cudaInfo, threadCount } from '../../lib';
+import { copyBandwidth, medianMs } from '../timing';
+import { cudnnAvailable, deviceCopyBandwidth, eventTimer, measureCudnn } from './measure-gpu';
+import { Inputs, PassTimes, Timer, makeInputs, measureOurs } from './measure-ours';
+import { measureTfjs } from './measure-tfjs';
+import { BenchShape, benchShapes, describeShape, elementsOf } from './shapes';
+import { PASSES, minimalTraffic } from './traffic';
+
+interface Options {
+  quick: boolean;
+  device: 'cpu' | 'cuda';
+  json?: string;
+  markdown?: string;
+}
+
+export interface Row {
+  device: string;
+  shape: string;
+  layout: Layout;
+  dtype: DType;
+  pass: string;
+  ms: number;
+  gbps: number;
+  copyPercent: number;
+  bytesCounted: string;
+  bnMs: number;
+  knOverBn: number;
+  peer: string;
+  peerMs: number | null;
+  overPeer: number | null; // our time / the peer's: below 1 is faster
+}
+
+function parseOptions(argv: string[]): Options {
+  const value = (flag: string) => {
+    const at = argv.indexOf(flag);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  const device = value('--device') ?? (cudaInfo().available ? 'cuda' : 'cpu');
+  if (device !== 'cpu' && device !== 'cuda') throw new RangeError(`--device: expected cpu or cuda, got ${device}`);
+  if (device === 'cuda' && !cudaInfo().available) throw new Error(`--device cuda: no usable GPU (${cudaInfo().reason})`);
+  return { quick: argv.includes('--quick'), device, json: value('--json'), markdown: value('--markdown') };
+}
+
+// Elements up to which tfjs's CPU backend is run (it takes seconds per step beyond; fewer with --quick).
+const CPU_TFJS_LIMIT = 1 << 21;
+const CPU_TFJS_QUICK_LIMIT = 1 << 19;
+const CPU_ON_CHIP = 512 * 1024; // bytes of L2 per core here
+const GPU_ON_CHIP = 48 * 1024 * 1024; // bytes of L2 on an H100-class GPU
+const GPU_ROTATION_BYTES = 256 * 1024 * 1024;
+
+function cpuTimer(steps: Array<() => void>): number {
+  let next = 0;
+  return medianMs(() => steps[next++ % steps.length]());
+}
+
+/** Bytes of one statistic unit (KN: N x S; GKN: C/G x S), to decide whether x must be read twice. */
+function unitBytes(shape: BenchShape, dtype: DType): number {
+  const perElement = dtype === 'float32' ? 4 : 2;
+  const spatial = shape.hw * shape.hw;
+  return (shape.op === 'kn' ? shape.n : shape.c / shape.groups!) * spatial * perElement;
+}
+
+async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, options: Options): Promise<Row[]> {
+  const gpu = options.device === 'cuda';
+  const elementBytes = dtype === 'float32' ? 4 : 2;
+  const tensorBytes = elementsOf(shape) * elementBytes;
+  const setCount = gpu ? Math.max(1, Math.min(8, Math.ceil(GPU_ROTATION_BYTES / (4 * tensorBytes)))) : 1;
+  const sets: Inputs[] = Array.from({ length: setCount }, () => makeInputs(shape, layout, options.device, dtype));
+  const time: Timer = gpu ? eventTimer : cpuTimer;
+  const kn = measureOurs(shape, sets, true, time);
+  const bn = measureOurs(shape, sets, false, time);
+  const copy = gpu ? deviceCopyBandwidth(sets, tensorBytes) : copyBandwidth(elementsOf(shape));
+  let peer = { name: gpu ? 'cuDNN BN' : 'tfjs', times: null as Partial<PassTimes> | null };
+  if (gpu && shape.op === 'kn' && cudnnAvailable().available) peer.times = measureCudnn(shape, sets, layout, dtype);
+  else if (gpu) peer = { name: shape.op === 'kn' ? `cuDNN: ${cudnnAvailable().reason}` : 'cuDNN has no GN', times: null };
+  else if (elementsOf(shape) <= (options.quick ? CPU_TFJS_QUICK_LIMIT : CPU_TFJS_LIMIT))
+    peer.times = await measureTfjs(shape, layout, options.quick ? 3 : 5);
+  else peer = { name: 'tfjs: too slow at this size', times: null };
+  for (const set of sets) for (const tensor of Object.values(set)) tensor.dispose();
+  return PASSES.map((pass) => {
+    const traffic = minimalTraffic(pass, tensorBytes, unitBytes(shape, dtype), gpu ? GPU_ON_CHIP : CPU_ON_CHIP);
+    const gbps = traffic.bytes / (kn[pass] * 1e6);
+    const peerMs = peer.times?.[pass] ?? null;
+    return {
+      device: options.device,
+      shape: describeShape(shape),
+      layout,
+      dtype,
+      pass,
+      ms: kn[pass],
+      gbps,
+      copyPercent: (100 * gbps) / copy,
+      bytesCounted: traffic.counted,
+      bnMs: bn[pass],
+      knOverBn: kn[pass] / bn[pass],
+      peer: peer.name,
+      peerMs,
+      overPeer: peerMs === null ? null : kn[pass] / peerMs,
+    };
+  });
+}
+
+function printable(row: Row) {
+  const fixed = (value: number | null, digits: number) => (value === null ? '—' : +value.toFixed(digits));
+  return {
+    shape: row.shape, layout: row.layout, dtype: row.dtype, pass: row.pass, ms: fixed(row.ms, 3), 'GB/s': fixed(row.gbps, 1),
+    '% copy': fixed(row.copyPercent, 0), 'KN/BN': fixed(row.knOverBn, 2), peer: row.peer, 'peer ms': fixed(row.peerMs, 3),
+    'ms / peer': fixed(row.overPeer, 3),
+  };
+}
+
+function markdownTable(rows: Row[], header: string): string {
+  const lines = [header, '', '| shape | layout | dtype | pass | ms | GB/s | % of copy | bytes counted | KN / BN | peer | peer ms | ms / peer |', '| --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |'];
+  for (const r of rows)
+    lines.push(`| ${r.shape} | ${r.layout} | ${r.dtype} | ${r.pass} | ${r.ms.toFixed(3)} | ${r.gbps.toFixed(1)} | ${r.copyPercent.toFixed(0)} | ${r.bytesCounted} | ${r.knOverBn.toFixed(2)} | ${r.peer} | ${r.peerMs === null ? '—' : r.peerMs.toFixed(3)} | ${r.overPeer === null ? '—' : r.overPeer.toFixed(3)} |`);
+  return lines.join('\n') + '\n';
+}
+
+function machine(options: Options): string {
+  if (options.device === 'cuda') return cudaInfo().devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ');
+  return `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${threadCount()} threads`;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const dtypes: DType[] = options.device === 'cuda' ? ['float32', 'bfloat16'] : ['float32'];
+  const shapes = benchShapes(options.device, options.quick);
+  const jobs = shapes.flatMap((shape) => (['NCHW', 'NHWC'] as const).flatMap((layout) => dtypes.map((dtype) => ({ shape, layout, dtype }))));
+  console.log(`kalman-norm benchmark on ${machine(options)}: ${jobs.length} shape/layout/dtype combinations${options.quick ? ' (--quick)' : ''}`);
+  const rows: Row[] = [];
+  const started = Date.now();
+  for (const [index, job] of jobs.entries()) {
+    const measured = await measureShape(job.shape, job.layout, job.dtype, options);
+    rows.push(...measured);
+    const both = measured[2];
+    console.log(`[${index + 1}/${jobs.length}, ${((Date.now() - started) / 1000).toFixed(0)} s] ${both.shape} ${job.layout} ${job.dtype}: forward+backward ${both.ms.toFixed(3)} ms, ${both.gbps.toFixed(1)} GB/s (${both.copyPercent.toFixed(0)}% of copy)${both.overPeer === null ? '' : `, ${both.overPeer.toFixed(3)}x ${both.peer}'s time`}`);
+  }
+  console.table(rows.map(printable));
+  const header = `Machine: ${machine(options)}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
+  if (options.json) fs.writeFileSync(options.json, JSON.stringify({ machine: machine(options), rows }, null, 2));
+  if (options.markdown) fs.writeFileSync(options.markdown, markdownTable(rows, header));
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});
