@@ -122,14 +122,7 @@ struct InputGradientOp {
   template <int V>
   __device__ void apply(int64_t first) const {
     float xs[V], grads[V];
-    load_floats<T, V>(x + first, xs);
-    load_floats<T, V>(dy + first, grads);
-    if constexpr (kRelu) {
-      float ys[V];
-      load_floats<T, V>(y + first, ys);
-#pragma unroll
-      for (int i = 0; i < V; ++i) grads[i] = ys[i] > 0.f ? grads[i] : 0.f;
-    }
+    load_x_and_gradient<T, V, kRelu>(x, dy, y, first, xs, grads);
     if constexpr (kResidualGrad) store_floats<T, V>(dresidual + first, grads);
 #pragma unroll
     for (int i = 0; i < V; ++i) xs[i] = grads[i] * k.x + (xs[i] - k.y) * k.z + k.w;

@@ -42,6 +42,20 @@ struct GradientSums {
   float sum_dy_centered;
 };
 
+// x and dy' (dy masked by y > 0 under the relu epilogue) of the V elements from `first`.
+template <typename T, int V, bool kRelu>
+__device__ __forceinline__ void load_x_and_gradient(const T* x, const T* dy, const T* y, int64_t first, float (&xs)[V],
+                                                    float (&grads)[V]) {
+  load_floats<T, V>(x + first, xs);
+  load_floats<T, V>(dy + first, grads);
+  if constexpr (kRelu) {
+    float ys[V];
+    load_floats<T, V>(y + first, ys);
+#pragma unroll
+    for (int i = 0; i < V; ++i) grads[i] = ys[i] > 0.f ? grads[i] : 0.f;
+  }
+}
+
 template <typename T, bool kRelu>
 struct GradientPolicy {
   using Element = T;
@@ -55,14 +69,7 @@ struct GradientPolicy {
   template <int V>
   __device__ void add(State& state, int64_t first, int64_t cell) const {
     float xs[V], grads[V];
-    load_floats<T, V>(x + first, xs);
-    load_floats<T, V>(dy + first, grads);
-    if constexpr (kRelu) {
-      float ys[V];
-      load_floats<T, V>(y + first, ys);
-#pragma unroll
-      for (int i = 0; i < V; ++i) grads[i] = ys[i] > 0.f ? grads[i] : 0.f;
-    }
+    load_x_and_gradient<T, V, kRelu>(x, dy, y, first, xs, grads);
     const float c = center[cell];
 #pragma unroll
     for (int i = 0; i < V; ++i) {
