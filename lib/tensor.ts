@@ -146,6 +146,21 @@ export class Tensor {
     this.buffer = null;
   }
 
+  /** @internal A host copy of a float32 tensor's values (on CUDA this waits for the GPU). */
+  readSync(): Float32Array {
+    if (this.device === 'cpu') return this.toArray().slice();
+    if (this.dtype !== 'float32') throw new Error(`tensor: readSync reads float32 tensors, not '${this.dtype}'`);
+    const values = new Float32Array(this.size);
+    native().copyToHost!(values, this.deviceBuffer(), DEFAULT_STREAM);
+    return values;
+  }
+
+  /** @internal Overwrites a float32 tensor's values from the host. */
+  writeSync(values: Float32Array): void {
+    if (this.device === 'cpu') this.toArray().set(values);
+    else native().copyToDevice!(this.deviceBuffer(), values, DEFAULT_STREAM);
+  }
+
   /** @internal The same memory under another shape of the same size (not owning it). */
   view(shape: readonly number[]): Tensor {
     const memory = this.memory();

@@ -22,8 +22,8 @@ export class KalmanNorm extends NormalizationLayer {
   constructor(channels: number, options: KalmanNormLayerOptions = {}) {
     checkPositiveInteger('channels', channels);
     super(channels, channels, options);
-    this.runningMean = Tensor.zeros([channels]);
-    this.runningVar = Tensor.fromArray(new Float32Array(channels).fill(1), [channels]);
+    this.runningMean = Tensor.fromArray(new Float32Array(channels), [channels], { device: this.device });
+    this.runningVar = Tensor.fromArray(new Float32Array(channels).fill(1), [channels], { device: this.device });
     this.virtualBatch = options.virtualBatch === undefined ? undefined : checkPositiveInteger('virtualBatch', options.virtualBatch);
     this.momentum = checkNumber('momentum', options.momentum ?? 0.1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   }

@@ -1,7 +1,7 @@
 // What KalmanNorm and GroupKalmanNorm layers share: parameters, their gradients, train/eval,
 // state dicts, and output reuse.
 import { rangeError, typeError } from '../errors';
-import { Tensor } from '../tensor';
+import { Device, Tensor } from '../tensor';
 import { StatVector } from '../ops/arguments';
 import { Activation, NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
 import { SavedNormalization } from '../ops/saved-state';
@@ -22,6 +22,8 @@ export interface LayerOptions {
   affine?: boolean;
   /** Default 'identity'. */
   activation?: Activation;
+  /** Where the parameters, running estimates and gradients live (the inputs' device). Default 'cpu'. */
+  device?: Device;
 }
 
 /** Per-call inputs that come from elsewhere in the network. */
@@ -62,7 +64,8 @@ export abstract class NormalizationLayer implements NormalizedSource {
   readonly gain: Tensor;
   readonly grad: LayerGradients;
   training = true;
-  protected readonly options: Required<Omit<LayerOptions, 'gain' | 'affine'>>;
+  protected readonly options: Required<Omit<LayerOptions, 'gain' | 'affine' | 'device'>>;
+  readonly device: Device;
   private saved: SavedNormalization | null = null;
   private readonly outputs = new OutputCache();
   private priorNode: MomentNode | null = null;
@@ -73,13 +76,16 @@ export abstract class NormalizationLayer implements NormalizedSource {
   protected constructor(readonly channels: number, gainCount: number, options: LayerOptions) {
     const affine = options.affine ?? true;
     if (typeof affine !== 'boolean') throw typeError('affine', 'a boolean', affine);
-    this.gamma = affine ? Tensor.fromArray(new Float32Array(channels).fill(1), [channels]) : null;
-    this.beta = affine ? Tensor.zeros([channels]) : null;
+    this.device = options.device ?? 'cpu';
+    const filled = (length: number, value: number) =>
+      Tensor.fromArray(new Float32Array(length).fill(value), [length], { device: this.device });
+    this.gamma = affine ? filled(channels, 1) : null;
+    this.beta = affine ? filled(channels, 0) : null;
     const gain = options.gain ?? 0.1;
     if (typeof gain !== 'number') throw typeError('gain', 'a number', gain);
     if (!(gain >= 0 && gain <= 1)) throw rangeError('gain', `expected a number in [0, 1], got ${gain}`);
-    this.gain = Tensor.fromArray(new Float32Array(gainCount).fill(gain), [gainCount]);
-    this.grad = { gamma: affine ? Tensor.zeros([channels]) : null, beta: affine ? Tensor.zeros([channels]) : null, gain: Tensor.zeros([gainCount]) };
+    this.gain = filled(gainCount, gain);
+    this.grad = { gamma: affine ? filled(channels, 0) : null, beta: affine ? filled(channels, 0) : null, gain: filled(gainCount, 0) };
     this.options = { eps: options.eps ?? 1e-5, guard: options.guard ?? 100, activation: options.activation ?? 'identity' };
   }
 
@@ -146,7 +152,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
       beta: this.beta ?? undefined,
       prior: linked ? { mean: linked.mean, var: linked.var } : inputs.prior,
       residual: inputs.residual,
-      out: { y: this.outputs.get('y', x.shape, x.layout), saved: this.saved ?? undefined },
+      out: { y: this.outputs.get('y', x), saved: this.saved ?? undefined },
     });
     this.saved = result.saved;
     this.forwardCount += 1;
@@ -165,13 +171,13 @@ export abstract class NormalizationLayer implements NormalizedSource {
       ...options,
       ...(received ? { dMean: received.dMean, dVar: received.dVar } : {}),
       out: {
-        dx: this.outputs.get('dx', x.shape, x.layout),
+        dx: this.outputs.get('dx', x),
         dGamma: this.grad.gamma ?? undefined,
         dBeta: this.grad.beta ?? undefined,
         dGain: this.grad.gain,
       },
     });
-    if (gradients.dGain === undefined) this.grad.gain.toArray().fill(0);
+    if (gradients.dGain === undefined) this.grad.gain.writeSync(new Float32Array(this.grad.gain.size));
     if (this.pending.gamma && this.grad.gamma) accumulateInto(this.grad.gamma, this.pending.gamma);
     if (this.pending.beta && this.grad.beta) accumulateInto(this.grad.beta, this.pending.beta);
     this.pending = { posterior: null, gamma: null, beta: null };
@@ -183,7 +189,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
   /** Copies of the layer's parameters and running state, by name. */
   stateDict(): Record<string, Float32Array> {
     const state: Record<string, Float32Array> = {};
-    for (const [name, tensor] of Object.entries(this.stateTensors())) state[name] = tensor.toArray().slice();
+    for (const [name, tensor] of Object.entries(this.stateTensors())) state[name] = tensor.readSync();
     return state;
   }
 
@@ -196,11 +202,11 @@ export abstract class NormalizationLayer implements NormalizedSource {
       if (!names.includes(name)) throw rangeError(`state.${name}`, `not a state of this layer (expected ${names.join(', ')})`);
     for (const name of names) {
       const values = state[name];
-      const target = tensors[name].toArray();
+      const expected = tensors[name].size;
       if (!(values instanceof Float32Array)) throw typeError(`state.${name}`, 'a Float32Array', values);
-      if (values.length !== target.length) throw rangeError(`state.${name}`, `expected ${target.length} values, got ${values.length}`);
+      if (values.length !== expected) throw rangeError(`state.${name}`, `expected ${expected} values, got ${values.length}`);
     }
-    for (const name of names) tensors[name].toArray().set(state[name]);
+    for (const name of names) tensors[name].writeSync(state[name]);
   }
 
   protected stateTensors(): Record<string, Tensor> {
