@@ -1,4 +1,4 @@
-// `npm start`: normalizes a micro-batch of two samples with KN and with plain BN (KN without a
+// `npm run demo`: normalizes a micro-batch of two samples with KN and with plain BN (KN without a
 // prior), prints how far each one's statistics are from the population's, then times a training
 // step (forward + backward) on this machine.
 import { Tensor, ops, threadCount } from '../lib';

@@ -1,0 +1,131 @@
+// One training run: a model, a method and a batch size; seeded data order and initialization, SGD
+// with momentum on a cosine schedule, and evaluation on the held-out split every `evalEvery` steps.
+import { CLASSES, PIXELS, Split, gather } from './data';
+import { Method, ModelName, Network, buildModel } from './models';
+import { softmaxCrossEntropy } from './nn/softmax-cross-entropy';
+import { Sgd } from './nn/sgd';
+import { makeRandom, shuffle } from './random';
+
+export interface RunConfig {
+  model: ModelName;
+  method: Method;
+  batch: number;
+  steps: number;
+  evalEvery: number;
+  learningRate: number;
+  momentum: number;
+  weightDecay: number;
+  seed: number;
+}
+
+/** One measurement on the held-out split. */
+export interface Point {
+  model: ModelName;
+  method: Method;
+  batch: number;
+  step: number;
+  /** Training samples seen so far. */
+  samples: number;
+  /** Mean training loss over the steps since the previous point (NaN at step 0). */
+  trainLoss: number;
+  testLoss: number;
+  testAccuracy: number;
+}
+
+export interface RunResult {
+  config: RunConfig;
+  points: Point[];
+  seconds: number;
+  /** A step's loss was not finite; the run stopped there. */
+  diverged: boolean;
+}
+
+/** Samples per forward call during evaluation: no method's evaluation depends on the batch. */
+const EVAL_CHUNK = 200;
+
+export function forward(network: Network, images: Float32Array, batch: number): Float32Array {
+  let x = images;
+  let shape = [batch, ...network.inputShape];
+  for (const module of network.modules) ({ y: x, shape } = module.forward(x, shape));
+  return x;
+}
+
+export function backward(network: Network, dLogits: Float32Array): void {
+  let gradient = dLogits;
+  for (let i = network.modules.length - 1; i >= 0; --i) gradient = network.modules[i].backward(gradient);
+}
+
+function setTraining(network: Network, training: boolean): void {
+  for (const module of network.modules) module.setTraining?.(training);
+}
+
+export function evaluate(network: Network, split: Split): { loss: number; accuracy: number } {
+  setTraining(network, false);
+  let loss = 0, correct = 0;
+  for (let start = 0; start < split.count; start += EVAL_CHUNK) {
+    const count = Math.min(EVAL_CHUNK, split.count - start);
+    const logits = forward(network, split.images.subarray(start * PIXELS, (start + count) * PIXELS), count);
+    const result = softmaxCrossEntropy(logits, split.labels.subarray(start, start + count), CLASSES);
+    loss += result.loss * count;
+    correct += result.correct;
+  }
+  setTraining(network, true);
+  return { loss: loss / split.count, accuracy: correct / split.count };
+}
+
+/** Cosine decay from the base rate to zero over the run. */
+export function learningRateAt(config: RunConfig, step: number): number {
+  return 0.5 * config.learningRate * (1 + Math.cos((Math.PI * step) / config.steps));
+}
+
+/** `onStep` is called after every step (for the progress bar) with the latest point. */
+export function run(config: RunConfig, data: { train: Split; test: Split }, onStep: (step: number, latest: Point) => void = () => {}): RunResult {
+  const started = process.hrtime.bigint();
+  const network = buildModel(config.model, config.method, config.seed);
+  const optimizer = new Sgd(network.parameters, { momentum: config.momentum, weightDecay: config.weightDecay });
+  // The data order depends on the seed only, so all four methods see the same batches.
+  const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
+  const random = makeRandom(config.seed + 1);
+  shuffle(order, random);
+  let cursor = 0;
+  const images = new Float32Array(config.batch * PIXELS);
+  const labels = new Uint8Array(config.batch);
+  const dLogits = new Float32Array(config.batch * CLASSES);
+
+  const points: Point[] = [];
+  const measure = (step: number, trainLoss: number): Point => {
+    const { loss, accuracy } = evaluate(network, data.test);
+    const point = { model: config.model, method: config.method, batch: config.batch, step, samples: step * config.batch, trainLoss, testLoss: loss, testAccuracy: accuracy };
+    points.push(point);
+    return point;
+  };
+  let latest = measure(0, NaN);
+  let lossSum = 0, lossCount = 0, diverged = false;
+  for (let step = 1; step <= config.steps; ++step) {
+    if (cursor + config.batch > order.length) {
+      shuffle(order, random);
+      cursor = 0;
+    }
+    gather(data.train, order.subarray(cursor, cursor + config.batch), images, labels);
+    cursor += config.batch;
+
+    optimizer.zeroGrad();
+    const logits = forward(network, images, config.batch);
+    const { loss } = softmaxCrossEntropy(logits, labels, CLASSES, dLogits);
+    if (!Number.isFinite(loss)) {
+      diverged = true;
+      break;
+    }
+    backward(network, dLogits);
+    optimizer.step(learningRateAt(config, step - 1));
+    lossSum += loss;
+    lossCount += 1;
+    if (step % config.evalEvery === 0 || step === config.steps) {
+      latest = measure(step, lossSum / lossCount);
+      lossSum = 0;
+      lossCount = 0;
+    }
+    onStep(step, latest);
+  }
+  return { config, points, seconds: Number(process.hrtime.bigint() - started) / 1e9, diverged };
+}
