@@ -3,6 +3,8 @@
 // begin_cell(cell) once, then apply<V>(first_element) for each vector it covers.
 #pragma once
 
+#include "cuda_check.h"
+#include "device_io.cuh"
 #include "reduction_plan.h"
 
 namespace kn::cuda {
@@ -30,6 +32,36 @@ __device__ __forceinline__ void walk_plan(const ReductionPlan& plan, Op& op) {
       op.template apply<1>(element);
     }
   }
+}
+
+// The launch shape of a kernel that walks the plan's items: NCHW, kBlockThreads threads holding
+// one run per warp; NHWC, one tile per block of (tile_channels, row_lanes) threads.
+struct PlanLaunch {
+  unsigned blocks;
+  dim3 threads;
+};
+
+inline PlanLaunch plan_launch(const ReductionPlan& plan) {
+  const int64_t items = plan.items();
+  if (plan.runs()) return PlanLaunch{unsigned((items + kBlockThreads / kWarp - 1) / (kBlockThreads / kWarp)), dim3(kBlockThreads)};
+  return PlanLaunch{unsigned(items), dim3(plan.tile_channels, plan.row_lanes)};
+}
+
+// One thread's share of an element pass; V = elements per vector load (NCHW runs only).
+template <int V, typename Op>
+__global__ void __launch_bounds__(kBlockThreads) walk_kernel(ReductionPlan plan, Op op) {
+  walk_plan<V>(plan, op);
+}
+
+// Launches an element pass over the plan: 16-byte vectors where the plan allows them. `Op`
+// names its tensors' element type as Op::Element.
+template <typename Op>
+void launch_walk(const ReductionPlan& plan, const Op& op, cudaStream_t stream, const char* op_name) {
+  constexpr int kVector = kVectorWidth<typename Op::Element>;
+  const PlanLaunch launch = plan_launch(plan);
+  if (plan.runs() && plan.vector_width == kVector) walk_kernel<kVector, Op><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
+  else walk_kernel<1, Op><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
+  check_launch(op_name, "walk_kernel");
 }
 
 }  // namespace kn::cuda

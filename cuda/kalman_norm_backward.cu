@@ -4,7 +4,6 @@
 // gradients (in a fixed order: deterministic); then the element pass walks the same plan and writes
 // dx (and dresidual).
 #include "kalman_norm_cuda.h"
-#include "element_walk.cuh"
 #include "launch.cuh"
 
 namespace kn::cuda {
@@ -110,6 +109,7 @@ __global__ void input_gradient_coefficients_kernel(NormShape shape, const float*
 // dy' = dy masked by y > 0 (relu), dresidual = dy', dx = dy' * scale + (x - center) * centered + constant.
 template <typename T, bool kRelu, bool kResidualGrad>
 struct InputGradientOp {
+  using Element = T;
   const T* x;
   const T* dy;
   const T* y;
@@ -130,31 +130,16 @@ struct InputGradientOp {
   }
 };
 
-template <typename T, int V, bool kRelu, bool kResidualGrad>
-__global__ void __launch_bounds__(kBlockThreads) input_gradient_kernel(ReductionPlan plan, InputGradientOp<T, kRelu, kResidualGrad> op) {
-  walk_plan<V>(plan, op);
-}
-
-template <typename T, bool kRelu, bool kResidualGrad>
-void launch_input_gradient(const ReductionPlan& plan, const InputGradientOp<T, kRelu, kResidualGrad>& op, cudaStream_t stream) {
-  const PlanLaunch launch = plan_launch(plan);
-  if (plan.runs() && plan.vector_width == kVectorWidth<T>)
-    input_gradient_kernel<T, kVectorWidth<T>, kRelu, kResidualGrad><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
-  else
-    input_gradient_kernel<T, 1, kRelu, kResidualGrad><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
-  check_launch(kOp, "input_gradient_kernel");
-}
-
 template <typename T>
 void input_gradient(const Backward& args, const float4* coefficients, cudaStream_t stream) {
   const T *x = args.x.as<T>(), *dy = args.dy.as<T>(), *y = args.relu_output.as<T>();
   T *dx = args.dx.as<T>(), *dresidual = args.dresidual.as<T>();
   const ReductionPlan plan = make_reduction_plan(args.shape, vector_width_for<T>({x, dy, y, dx, dresidual}));
   const float4* k = coefficients;
-  if (y && dresidual) launch_input_gradient(plan, InputGradientOp<T, true, true>{x, dy, y, dx, dresidual, k}, stream);
-  else if (y) launch_input_gradient(plan, InputGradientOp<T, true, false>{x, dy, y, dx, dresidual, k}, stream);
-  else if (dresidual) launch_input_gradient(plan, InputGradientOp<T, false, true>{x, dy, y, dx, dresidual, k}, stream);
-  else launch_input_gradient(plan, InputGradientOp<T, false, false>{x, dy, y, dx, dresidual, k}, stream);
+  if (y && dresidual) launch_walk(plan, InputGradientOp<T, true, true>{x, dy, y, dx, dresidual, k}, stream, kOp);
+  else if (y) launch_walk(plan, InputGradientOp<T, true, false>{x, dy, y, dx, dresidual, k}, stream, kOp);
+  else if (dresidual) launch_walk(plan, InputGradientOp<T, false, true>{x, dy, y, dx, dresidual, k}, stream, kOp);
+  else launch_walk(plan, InputGradientOp<T, false, false>{x, dy, y, dx, dresidual, k}, stream, kOp);
 }
 
 void launch_spread_sum(const NormShape& shape, const UnitBackward<float>* units, UnitField field,

@@ -4,7 +4,6 @@
 // element pass walks the same plan and writes y with the fused epilogue, 16 bytes per load in
 // NCHW where alignment allows.
 #include "kalman_norm_cuda.h"
-#include "element_walk.cuh"
 #include "launch.cuh"
 
 namespace kn::cuda {
@@ -94,6 +93,7 @@ __global__ void cell_coefficients_kernel(NormShape shape, const float* unit_mean
 // y = act((x - center) * scale + shift + residual) for the elements of one thread.
 template <typename T, bool kResidual, bool kRelu>
 struct NormalizeOp {
+  using Element = T;
   const T* x;
   const T* residual;
   T* y;
@@ -123,21 +123,6 @@ struct NormalizeOp {
   }
 };
 
-template <typename T, int V, bool kResidual, bool kRelu>
-__global__ void __launch_bounds__(kBlockThreads) normalize_kernel(ReductionPlan plan, NormalizeOp<T, kResidual, kRelu> op) {
-  walk_plan<V>(plan, op);
-}
-
-template <typename T, bool kResidual, bool kRelu>
-void launch_normalize(const ReductionPlan& plan, const NormalizeOp<T, kResidual, kRelu>& op, cudaStream_t stream) {
-  const PlanLaunch launch = plan_launch(plan);
-  if (plan.runs() && plan.vector_width == kVectorWidth<T>)
-    normalize_kernel<T, kVectorWidth<T>, kResidual, kRelu><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
-  else
-    normalize_kernel<T, 1, kResidual, kRelu><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
-  check_launch(kOp, "normalize_kernel");
-}
-
 // Per-cell coefficients from per-unit statistics, then the element pass.
 template <typename T>
 void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean, const float* unit_rstd,
@@ -152,10 +137,10 @@ void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean,
   const T* residual = io.epilogue.residual.as<T>();
   T* y = io.y.as<T>();
   const float *c = center.get(), *a = scale.get(), *b = shift.get();
-  if (residual && io.epilogue.relu) launch_normalize(plan, NormalizeOp<T, true, true>{x, residual, y, c, a, b}, stream);
-  else if (residual) launch_normalize(plan, NormalizeOp<T, true, false>{x, residual, y, c, a, b}, stream);
-  else if (io.epilogue.relu) launch_normalize(plan, NormalizeOp<T, false, true>{x, residual, y, c, a, b}, stream);
-  else launch_normalize(plan, NormalizeOp<T, false, false>{x, residual, y, c, a, b}, stream);
+  if (residual && io.epilogue.relu) launch_walk(plan, NormalizeOp<T, true, true>{x, residual, y, c, a, b}, stream, kOp);
+  else if (residual) launch_walk(plan, NormalizeOp<T, true, false>{x, residual, y, c, a, b}, stream, kOp);
+  else if (io.epilogue.relu) launch_walk(plan, NormalizeOp<T, false, true>{x, residual, y, c, a, b}, stream, kOp);
+  else launch_walk(plan, NormalizeOp<T, false, false>{x, residual, y, c, a, b}, stream, kOp);
 }
 
 template <typename T>

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "cuda_check.h"
+#include "element_walk.cuh"
 #include "reduction_kernels.cuh"
 
 namespace kn::cuda {
@@ -31,19 +32,6 @@ int vector_width_for(std::initializer_list<const void*> pointers) {
   for (const void* pointer : pointers)
     if (pointer && !aligned16(pointer)) return 1;
   return kVectorWidth<T>;
-}
-
-// The launch shape of a kernel that walks the plan's items: NCHW, kBlockThreads threads holding
-// one run per warp; NHWC, one tile per block of (tile_channels, row_lanes) threads.
-struct PlanLaunch {
-  unsigned blocks;
-  dim3 threads;
-};
-
-inline PlanLaunch plan_launch(const ReductionPlan& plan) {
-  const int64_t items = plan.items();
-  if (plan.runs()) return PlanLaunch{unsigned((items + kBlockThreads / kWarp - 1) / (kBlockThreads / kWarp)), dim3(kBlockThreads)};
-  return PlanLaunch{unsigned(items), dim3(plan.tile_channels, plan.row_lanes)};
 }
 
 // Runs the reduction of `policy` over the plan and folds it into one State per cell.
