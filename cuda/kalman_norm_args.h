@@ -6,6 +6,7 @@
 // broadcast) have unit_cols() entries. The caller has validated every size.
 #pragma once
 
+#include "kn_unit_math.h"
 #include "norm_shape.h"
 #include "tensor_ref.h"
 
@@ -43,7 +44,8 @@ struct TrainingForward {
   UnitValues gain;
   UnitValues prior_mean;  // both absent (values == nullptr), or both present
   UnitValues prior_var;
-  float guard = 100.f;    // +inf disables
+  float guard = 100.f;    // tau; +inf disables
+  GuardStatistic guard_statistic = GuardStatistic::kGeometric;
   // Outputs per unit: posterior, observation and 1/sqrt(var + eps).
   float* posterior_mean = nullptr;
   float* posterior_var = nullptr;
@@ -54,6 +56,9 @@ struct TrainingForward {
   float* running_mean = nullptr;
   float* running_var = nullptr;
   float momentum = 0.1f;
+  // With running estimates: per column, 1 when its posterior was not finite and its running
+  // estimates were left unchanged, else 0.
+  float* running_skipped = nullptr;
 };
 
 struct FixedStatisticsForward {

@@ -1,5 +1,5 @@
 // CUDA forward of KN and GKN. Training: the reduction (reduction_kernels.cuh) gives per-cell
-// moments; one thread per unit merges its cells; one block computes the guard ratio; one thread
+// moments; one thread per unit merges its cells; one block computes the guard statistic; one thread
 // per unit fuses the prior (kn_unit_math.h); one thread per cell forms its coefficients; then the
 // element pass walks the same plan and writes y with the fused epilogue, 16 bytes per load in
 // NCHW where alignment allows.
@@ -25,20 +25,21 @@ __global__ void unit_observations_kernel(NormShape shape, const Moments<float>* 
   observed_var[unit] = total.m2 / total.count;
 }
 
-// One block: r = mean over units of u / (s2 + eps); *fired = r >= guard (never for an infinite guard).
+// One block: *fired = whether the guard statistic r (kn_unit_math.h) reaches guard.
 __global__ void __launch_bounds__(kBlockThreads) guard_kernel(NormShape shape, const float* observed_var,
-                                                              UnitValues prior_var, float eps, float guard, int* fired) {
+                                                              UnitValues prior_var, float eps, float guard,
+                                                              GuardStatistic statistic, int* fired) {
   __shared__ double sums[kBlockThreads];
   double sum = 0.0;
   for (int64_t unit = threadIdx.x; unit < shape.units(); unit += kBlockThreads)
-    sum += guard_term<double>(observed_var[unit], prior_var.at(shape, unit), eps);
+    sum += guard_term<double>(statistic, observed_var[unit], prior_var.at(shape, unit), eps);
   sums[threadIdx.x] = sum;
   __syncthreads();
   for (int stride = kBlockThreads / 2; stride > 0; stride /= 2) {
     if (threadIdx.x < stride) sums[threadIdx.x] += sums[threadIdx.x + stride];
     __syncthreads();
   }
-  if (threadIdx.x == 0) *fired = isfinite(guard) && sums[0] / double(shape.units()) >= double(guard);
+  if (threadIdx.x == 0) *fired = guard_fires<double>(statistic, sums[0], double(shape.units()), double(guard));
 }
 
 // One thread per unit: the posterior (fused when a prior was given and the guard did not fire).
@@ -58,19 +59,14 @@ __global__ void posterior_kernel(NormShape shape, const float* observed_mean, co
   rstd[unit] = inverse_std(posterior.var, eps);
 }
 
-// One thread per column: running = (1 - momentum) running + momentum * mean over unit rows.
+// One thread per column: the running estimates (kn_unit_math.h), skipped[column] = 1 when left unchanged.
 __global__ void running_kernel(NormShape shape, const float* posterior_mean, const float* posterior_var,
-                               float momentum, float* running_mean, float* running_var) {
+                               float momentum, float* running_mean, float* running_var, float* skipped) {
   const int64_t column = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (column >= shape.unit_cols()) return;
-  float mean_sum = 0.f, var_sum = 0.f;
-  for (int64_t row = 0; row < shape.unit_rows(); ++row) {
-    mean_sum += posterior_mean[row * shape.unit_cols() + column];
-    var_sum += posterior_var[row * shape.unit_cols() + column];
-  }
-  const float rows = float(shape.unit_rows()), keep = 1.f - momentum;
-  running_mean[column] = keep * running_mean[column] + momentum * mean_sum / rows;
-  running_var[column] = keep * running_var[column] + momentum * var_sum / rows;
+  const bool updated = update_running_column(posterior_mean + column, posterior_var + column, shape.unit_rows(),
+                                             shape.unit_cols(), momentum, running_mean + column, running_var + column);
+  skipped[column] = updated ? 0.f : 1.f;
 }
 
 __global__ void rstd_kernel(int64_t units, const float* var, float eps, float* rstd) {
@@ -153,7 +149,7 @@ void forward_training(const TrainingForward& args, int* guard_fired, cudaStream_
   unit_observations_kernel<<<unit_blocks, kBlockThreads, 0, stream>>>(shape, cells.get(), args.observed_mean, args.observed_var);
   check_launch(kOp, "unit_observations_kernel");
   if (args.prior_mean.values) {
-    guard_kernel<<<1, kBlockThreads, 0, stream>>>(shape, args.observed_var, args.prior_var, args.io.eps, args.guard, guard_fired);
+    guard_kernel<<<1, kBlockThreads, 0, stream>>>(shape, args.observed_var, args.prior_var, args.io.eps, args.guard, args.guard_statistic, guard_fired);
     check_launch(kOp, "guard_kernel");
   } else {
     check(cudaMemsetAsync(guard_fired, 0, sizeof(int), stream), kOp, "cudaMemsetAsync");
@@ -165,7 +161,7 @@ void forward_training(const TrainingForward& args, int* guard_fired, cudaStream_
   normalize_with_unit_statistics<T>(args.io, args.posterior_mean, args.rstd, stream);
   if (args.running_mean) {
     running_kernel<<<blocks_for(shape.unit_cols(), kBlockThreads), kBlockThreads, 0, stream>>>(
-        shape, args.posterior_mean, args.posterior_var, args.momentum, args.running_mean, args.running_var);
+        shape, args.posterior_mean, args.posterior_var, args.momentum, args.running_mean, args.running_var, args.running_skipped);
     check_launch(kOp, "running_kernel");
   }
 }

@@ -13,11 +13,18 @@
 
 #include "host_device.h"
 
+#include <cstdint>
+
 #if !defined(__CUDACC__)
 #include <cmath>
 #endif
 
 namespace kn {
+
+#if !defined(__CUDACC__)
+using std::exp;
+using std::log;
+#endif
 
 // Running (count, mean, sum of squared deviations) of a set of values.
 template <typename T>
@@ -83,10 +90,50 @@ KN_HOST_DEVICE UnitPosterior<T> kalman_fuse(T xbar, T s2, const UnitPrior<T>& pr
 // defaults without fast-math), so the CPU and the GPU agree bit for bit.
 KN_HOST_DEVICE float inverse_std(float var, float eps) { return 1.0f / sqrtf(var + eps); }
 
-// KN-SPEC 1.4: one unit's contribution u_j / (s2_j + eps) to the guard ratio r.
+// v - v is 0 for a finite v and NaN for an infinity or a NaN; the same test on both backends.
 template <typename T>
-KN_HOST_DEVICE T guard_term(T s2, T prior_var, T eps) {
-  return prior_var / (s2 + eps);
+KN_HOST_DEVICE bool is_finite(T value) {
+  return value - value == T(0);
+}
+
+// KN-SPEC 1.4: which statistic of the prior-to-observation ratios decides the guard.
+enum class GuardStatistic : int {
+  kGeometric = 0,  // exp(mean of log((u + eps) / (s2 + eps))): finite mean at 2 samples a unit
+  kMean = 1,       // mean of u / (s2 + eps) (official); fires on most micro-batch calls
+};
+
+// One unit's term of the guard statistic.
+template <typename T>
+KN_HOST_DEVICE T guard_term(GuardStatistic statistic, T s2, T prior_var, T eps) {
+  if (statistic == GuardStatistic::kMean) return prior_var / (s2 + eps);
+  return log((prior_var + eps) / (s2 + eps));
+}
+
+// Whether the guard fires, from the sum of guard_term over `units` units: r >= tau. An infinite
+// tau never fires, and neither does a NaN ratio (a NaN batch propagates instead).
+template <typename T>
+KN_HOST_DEVICE bool guard_fires(GuardStatistic statistic, T term_sum, T units, T tau) {
+  const T average = term_sum / units;
+  const T ratio = statistic == GuardStatistic::kMean ? average : exp(average);
+  return is_finite(tau) && ratio >= tau;
+}
+
+// KN-SPEC 1.8: one column's running estimates, running = (1 - momentum) running + momentum *
+// (average of the posterior over the column's `rows` unit rows, `stride` apart). Accumulates in
+// double on both backends. A column whose posterior is not finite anywhere is left unchanged (one
+// bad batch must not poison inference); returns false then.
+KN_HOST_DEVICE bool update_running_column(const float* posterior_mean, const float* posterior_var, int64_t rows,
+                                          int64_t stride, float momentum, float* running_mean, float* running_var) {
+  double mean_sum = 0.0, var_sum = 0.0;
+  for (int64_t row = 0; row < rows; ++row) {
+    mean_sum += posterior_mean[row * stride];
+    var_sum += posterior_var[row * stride];
+  }
+  if (!is_finite(mean_sum) || !is_finite(var_sum)) return false;
+  const double keep = 1.0 - double(momentum), rows_count = double(rows);
+  *running_mean = float(keep * *running_mean + double(momentum) * mean_sum / rows_count);
+  *running_var = float(keep * *running_var + double(momentum) * var_sum / rows_count);
+  return true;
 }
 
 // Everything the backward pass knows about one unit from the forward pass.

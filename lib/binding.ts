@@ -58,6 +58,8 @@ export interface NativeTrainingForward extends NativeEpilogue, NativeGainAndPrio
   x: Memory;
   eps: number;
   guard: number;
+  /** 0: geometric, 1: mean (GuardStatistic in cuda/kn_unit_math.h). */
+  guardStatistic: number;
   y: Memory;
   posteriorMean: Memory;
   posteriorVar: Memory;
@@ -67,6 +69,8 @@ export interface NativeTrainingForward extends NativeEpilogue, NativeGainAndPrio
   runningMean: Memory | null;
   runningVar: Memory | null;
   momentum: number;
+  /** With running estimates: per column, set to 1 when its running estimates were left unchanged (non-finite statistics), else 0. */
+  runningSkipped: Memory | null;
 }
 
 export interface NativeFixedForward extends NativeEpilogue {

@@ -5,6 +5,7 @@ export type { CudaDevice, CudaInfo } from './binding';
 export { ops, SavedNormalization } from './ops';
 export type {
   Activation,
+  GuardStatistic,
   GroupKalmanNormOptions,
   KalmanNormOptions,
   NormBackwardOptions,

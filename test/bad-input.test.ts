@@ -55,6 +55,7 @@ const forwardCases: ForwardCase[] = [
   { what: 'disposed residual', options: () => { const r = filled([N, C, H, W], 0); r.dispose(); return { residual: r }; }, kind: Error, argument: 'residual' },
   { what: 'unknown activation', options: () => ({ activation: 'gelu' }), kind: RangeError, argument: 'activation' },
   { what: 'guard = 0', options: () => ({ guard: 0 }), kind: RangeError, argument: 'guard' },
+  { what: 'unknown guard statistic', options: () => ({ guardStatistic: 'median' }), kind: RangeError, argument: 'guardStatistic' },
   { what: 'momentum above 1', options: (f) => ({ runningMean: f.runningMean, runningVar: f.runningVar, momentum: 2 }), kind: RangeError, argument: 'momentum' },
   { what: 'runningMean without runningVar', options: (f) => ({ runningMean: f.runningMean, runningVar: undefined }), kind: TypeError, argument: 'runningVar' },
   { what: 'negative running variance', options: (f) => ({ runningMean: f.runningMean, runningVar: new Float32Array(C).fill(-1) }), kind: RangeError, argument: 'runningVar' },
@@ -161,6 +162,9 @@ describe('bad input (KN-SPEC section 4)', () => {
     });
     it('KalmanNorm with a gain above 1: RangeError naming gain', () => {
       expect(() => new KalmanNorm(6, { gain: 3 })).to.throw(RangeError, /^gain: /);
+    });
+    it('KalmanNorm with an unknown guard statistic: RangeError naming guardStatistic', () => {
+      expect(() => new KalmanNorm(6, { guardStatistic: 'max' as 'mean' })).to.throw(RangeError, /^guardStatistic: /);
     });
     it('backward before forward: Error naming backward', () => {
       expect(() => new KalmanNorm(C).backward(fixture().x)).to.throw(Error, /^backward: /);

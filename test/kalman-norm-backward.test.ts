@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { Tensor, ops } from '../lib';
 import type { NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../lib';
-import { Layout, ReferenceInput, geometryOf, referenceForward, unitStatistics } from './reference/kalman-norm-reference';
+import { Layout, ReferenceInput, geometryOf, guardRatio, referenceForward, unitStatistics } from './reference/kalman-norm-reference';
 import { referenceBackward } from './reference/kalman-norm-gradients';
 import { assertClose } from './util/assert-close';
 import { centralDifference } from './util/finite-difference';
@@ -97,14 +97,10 @@ function keepAwayFromReluKink(input: ReferenceInput): void {
   });
 }
 
-/** The guard's r = mean over units of u / (s2 + eps). */
-function guardRatio(input: ReferenceInput): number {
-  const statistics = unitStatistics(input, geometryOf(input));
-  const { priorVar, observedVar } = statistics;
-  if (!priorVar) return 0;
-  let sum = 0;
-  priorVar.forEach((variance, unit) => (sum += variance / (observedVar[unit] + input.eps)));
-  return sum / priorVar.length;
+/** The guard's statistic r for the input's data and prior (0 without a prior). */
+function guardStatistic(input: ReferenceInput): number {
+  const { priorVar, observedVar } = unitStatistics(input, geometryOf(input));
+  return priorVar ? guardRatio(priorVar, observedVar, input) : 0;
 }
 
 /** Seeded data for `spec`, away from the relu kink and from the guard's threshold. */
@@ -146,7 +142,7 @@ function makeCase(spec: CaseSpec): TestCase {
   };
   keepAwayFromReluKink(input);
   // Finite differences must not step across the guard's threshold: keep r a decade away from tau.
-  if (input.prior) expect(Math.abs(Math.log10(guardRatio(input) / input.guard)), 'log10(r / tau)').to.be.above(1);
+  if (input.prior) expect(Math.abs(Math.log10(guardStatistic(input) / input.guard)), 'log10(r / tau)').to.be.above(1);
   const units = rows * columns;
   const upstream: Upstream = { dy: normalArray(rng, size, 0, 1) };
   if (spec.statisticGradients) {

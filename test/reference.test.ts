@@ -324,9 +324,14 @@ describe('reference: a case computed by hand', () => {
     assertClose(gradients.dResidual ?? [], [0, 1], EXACT_RTOL, 'dResidual');
   });
 
-  it('the guard fires when r equals tau, not when tau is just above', () => {
-    expect(referenceForward({ ...handCase(), guard: 4 / 3 }).guardFired).to.equal(true);
-    expect(referenceForward({ ...handCase(), guard: 4 / 3 + 1e-12 }).guardFired).to.equal(false);
+  // One unit, u = 2, s2 = 1, eps = 0.5: mean r = u / (s2 + eps) = 4/3; geometric r = (u + eps) / (s2 + eps) = 5/3.
+  it('the mean guard fires when r equals tau, not when tau is just above', () => {
+    expect(referenceForward({ ...handCase(), guardStatistic: 'mean', guard: 4 / 3 }).guardFired).to.equal(true);
+    expect(referenceForward({ ...handCase(), guardStatistic: 'mean', guard: 4 / 3 + 1e-12 }).guardFired).to.equal(false);
+  });
+  it('the geometric guard fires when tau is just below r = 5/3, not when just above', () => {
+    expect(referenceForward({ ...handCase(), guard: (5 / 3) * (1 - 1e-12) }).guardFired).to.equal(true);
+    expect(referenceForward({ ...handCase(), guard: (5 / 3) * (1 + 1e-12) }).guardFired).to.equal(false);
   });
 });
 

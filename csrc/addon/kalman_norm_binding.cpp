@@ -47,6 +47,10 @@ Napi::Value forward_training(const Napi::CallbackInfo& info) {
   if ((call.prior_mean.values == nullptr) != (call.prior_var.values == nullptr))
     throw Napi::TypeError::New(info.Env(), "priorVar: priorMean and priorVar go together");
   call.guard = float(number_field(args, "guard"));
+  const double statistic = number_field(args, "guardStatistic");
+  if (statistic != double(int(GuardStatistic::kGeometric)) && statistic != double(int(GuardStatistic::kMean)))
+    throw Napi::RangeError::New(info.Env(), "guardStatistic: expected 0 (geometric) or 1 (mean)");
+  call.guard_statistic = GuardStatistic(int(statistic));
   call.posterior_mean = float_field(args, "posteriorMean", shape.units(), true, where);
   call.posterior_var = float_field(args, "posteriorVar", shape.units(), true, where);
   call.observed_mean = float_field(args, "observedMean", shape.units(), true, where);
@@ -57,6 +61,7 @@ Napi::Value forward_training(const Napi::CallbackInfo& info) {
   if ((call.running_mean == nullptr) != (call.running_var == nullptr))
     throw Napi::TypeError::New(info.Env(), "runningVar: runningMean and runningVar go together");
   call.momentum = float(number_field(args, "momentum"));
+  call.running_skipped = float_field(args, "runningSkipped", shape.unit_cols(), call.running_mean != nullptr, where);
   return Napi::Boolean::New(info.Env(), run_forward_training(call, context));
 }
 

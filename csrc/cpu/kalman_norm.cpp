@@ -52,27 +52,22 @@ void unit_observations(const NormShape& shape, const float* x, float* observed_m
   });
 }
 
-bool guard_fires(const TrainingForward& args) {
+// The guard's decision over all units of the call.
+bool decide_guard(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
-  double ratio_sum = 0.0;
+  double term_sum = 0.0;
   for (int64_t unit = 0; unit < shape.units(); ++unit)
-    ratio_sum += guard_term<double>(args.observed_var[unit], args.prior_var.at(shape, unit), args.io.eps);
-  const double ratio = ratio_sum / double(shape.units());
-  return std::isfinite(args.guard) && ratio >= double(args.guard);
+    term_sum += guard_term<double>(args.guard_statistic, args.observed_var[unit], args.prior_var.at(shape, unit), args.io.eps);
+  return guard_fires<double>(args.guard_statistic, term_sum, double(shape.units()), double(args.guard));
 }
 
-// running = (1 - momentum) running + momentum * (average of the posterior over unit rows).
 void update_running(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
-  for (int64_t col = 0; col < shape.unit_cols(); ++col) {
-    double mean_sum = 0.0, var_sum = 0.0;
-    for (int64_t row = 0; row < shape.unit_rows(); ++row) {
-      mean_sum += args.posterior_mean[row * shape.unit_cols() + col];
-      var_sum += args.posterior_var[row * shape.unit_cols() + col];
-    }
-    const double rows = double(shape.unit_rows()), keep = 1.0 - args.momentum;
-    args.running_mean[col] = float(keep * args.running_mean[col] + args.momentum * mean_sum / rows);
-    args.running_var[col] = float(keep * args.running_var[col] + args.momentum * var_sum / rows);
+  const int64_t columns = shape.unit_cols();
+  for (int64_t col = 0; col < columns; ++col) {
+    const bool updated = update_running_column(args.posterior_mean + col, args.posterior_var + col, shape.unit_rows(),
+                                               columns, args.momentum, args.running_mean + col, args.running_var + col);
+    args.running_skipped[col] = updated ? 0.f : 1.f;
   }
 }
 
@@ -100,7 +95,7 @@ bool kalman_norm_forward_training(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
   unit_observations(shape, args.io.x.as<float>(), args.observed_mean, args.observed_var);
   const bool has_prior = args.prior_mean.values != nullptr;
-  const bool guard_fired = has_prior && guard_fires(args);
+  const bool guard_fired = has_prior && decide_guard(args);
   const bool fused = has_prior && !guard_fired;
   for (int64_t unit = 0; unit < shape.units(); ++unit) {
     const float xbar = args.observed_mean[unit], s2 = args.observed_var[unit];

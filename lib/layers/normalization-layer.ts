@@ -1,9 +1,9 @@
 // What KalmanNorm and GroupKalmanNorm layers share: parameters, their gradients, train/eval,
 // state dicts, and output reuse.
-import { rangeError, typeError } from '../errors';
+import { checkOneOf, rangeError, typeError } from '../errors';
 import { Device, Tensor } from '../tensor';
 import { StatVector } from '../ops/arguments';
-import { Activation, NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
+import { Activation, GuardStatistic, NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
 import { SavedNormalization } from '../ops/saved-state';
 import { MomentRows, accumulateInto } from '../ops/transitions';
 import { MomentNode, NormalizedSource, RowsGradient } from './moment-graph';
@@ -18,6 +18,8 @@ export interface LayerOptions {
   gain?: number;
   /** Guard threshold. Default 100. */
   guard?: number;
+  /** The guard's statistic (see GuardStatistic). Default 'geometric'. */
+  guardStatistic?: GuardStatistic;
   /** Learn gamma and beta. Default true. */
   affine?: boolean;
   /** Default 'identity'. */
@@ -86,7 +88,12 @@ export abstract class NormalizationLayer implements NormalizedSource {
     if (!(gain >= 0 && gain <= 1)) throw rangeError('gain', `expected a number in [0, 1], got ${gain}`);
     this.gain = filled(gainCount, gain);
     this.grad = { gamma: affine ? filled(channels, 0) : null, beta: affine ? filled(channels, 0) : null, gain: filled(gainCount, 0) };
-    this.options = { eps: options.eps ?? 1e-5, guard: options.guard ?? 100, activation: options.activation ?? 'identity' };
+    this.options = {
+      eps: options.eps ?? 1e-5,
+      guard: options.guard ?? 100,
+      guardStatistic: checkOneOf('guardStatistic', options.guardStatistic ?? 'geometric', ['geometric', 'mean'] as const),
+      activation: options.activation ?? 'identity',
+    };
   }
 
   get eps(): number {
@@ -146,6 +153,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
       training: this.training,
       eps: this.options.eps,
       guard: this.options.guard,
+      guardStatistic: this.options.guardStatistic,
       activation: this.options.activation,
       gain: this.gain,
       gamma: this.gamma ?? undefined,

@@ -25,6 +25,6 @@ export type { AffineGradients, AffineOptions, MomentRows, MomentRowsGradient, No
 
 export type { KalmanNormOptions } from './kalman-norm';
 export type { GroupKalmanNormOptions } from './group-kalman-norm';
-export type { Activation, NormOptions, NormResult, NormBackwardOptions, NormGradients } from './normalization';
+export type { Activation, GuardStatistic, NormOptions, NormResult, NormBackwardOptions, NormGradients } from './normalization';
 export type { StatVector } from './arguments';
 export { SavedNormalization } from './saved-state';

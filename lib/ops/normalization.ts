@@ -22,6 +22,17 @@ import { GainValues, NormOp, SavedNormalization, UnitState } from './saved-state
 
 export type Activation = 'identity' | 'relu';
 
+/**
+ * The statistic of the prior-to-observation ratios u / s2 that the guard compares with its
+ * threshold (KN-SPEC 1.4): 'geometric' (default) exp(mean log((u + eps) / (s2 + eps))), or 'mean'
+ * (the official implementation's) mean u / (s2 + eps), which has no finite mean at 2 samples per
+ * unit and fires on most micro-batch calls.
+ */
+export type GuardStatistic = 'geometric' | 'mean';
+
+/** The addon's numbers for GuardStatistic (kn_unit_math.h). */
+const GUARD_STATISTIC_CODES: Record<GuardStatistic, number> = { geometric: 0, mean: 1 };
+
 /** Options shared by kalmanNorm and groupKalmanNorm. */
 export interface NormOptions {
   /** Training mode (batch statistics fused with the prior). Default true. */
@@ -32,8 +43,10 @@ export interface NormOptions {
   gain?: number | StatVector;
   /** The prediction from the previous layer, per unit or per channel (KN) / group (GKN). Without it the op is BN (GN). */
   prior?: { mean: StatVector; var: StatVector };
-  /** Guard threshold tau: when mean(u / (s2 + eps)) >= tau the prior is ignored. Default 100; Infinity disables. */
+  /** Guard threshold tau: when the guard statistic r >= tau the prior is ignored for the call. Default 100; Infinity disables. */
   guard?: number;
+  /** Which statistic r the guard uses. Default 'geometric'. */
+  guardStatistic?: GuardStatistic;
   /** Per-channel scale; absent = 1. */
   gamma?: StatVector;
   /** Per-channel shift; absent = 0. */
@@ -57,6 +70,12 @@ export interface NormResult {
   var: Tensor;
   /** Whether the guard fired and the prior was ignored for this call (on CUDA, reading it waits for the GPU). */
   readonly guardFired: boolean;
+  /**
+   * KN training with running estimates: the channels whose running estimates this call left
+   * unchanged because their statistics were not finite (NaN or Inf in x); otherwise empty. On
+   * CUDA, reading it waits for the GPU.
+   */
+  readonly skippedChannels: number[];
   /** Pass to the matching backward function. */
   saved: SavedNormalization;
 }
@@ -87,7 +106,7 @@ export interface NormGradients {
   dResidual?: Tensor;
 }
 
-export const NORM_OPTION_KEYS = ['training', 'eps', 'gain', 'prior', 'guard', 'gamma', 'beta', 'residual', 'activation', 'out', 'stream'];
+export const NORM_OPTION_KEYS = ['training', 'eps', 'gain', 'prior', 'guard', 'guardStatistic', 'gamma', 'beta', 'residual', 'activation', 'out', 'stream'];
 
 /** How one op maps x onto statistic units. */
 export interface UnitGeometry {
@@ -212,10 +231,24 @@ function gainAndPrior(gain: GainValues, prior: SavedNormalization['prior']): Nat
   };
 }
 
-/** The result object; on CUDA `guardFired` reads the device flag when asked. */
-function normResult(y: Tensor, mean: Tensor, variance: Tensor, saved: SavedNormalization, guardFired: boolean, stream: bigint): NormResult {
+/** Channel indices whose flag in `skipped` (1 per channel, see NativeTrainingForward) is set. */
+function skippedIndices(skipped: Float32Array): number[] {
+  const indices: number[] = [];
+  skipped.forEach((flag, channel) => flag !== 0 && indices.push(channel));
+  return indices;
+}
+
+/** The result object; on CUDA `guardFired` and `skippedChannels` read the device when asked. */
+function normResult(y: Tensor, mean: Tensor, variance: Tensor, saved: SavedNormalization, guardFired: boolean, skipped: Memory | null, stream: bigint): NormResult {
   const flag = saved.guardFlag;
-  if (!flag) return { y, mean, var: variance, guardFired, saved };
+  const readSkipped = (): number[] => {
+    if (skipped === null) return [];
+    if (skipped instanceof Float32Array) return skippedIndices(skipped);
+    const host = new Float32Array(skipped.bytes / 4);
+    native().copyToHost!(host, skipped, stream);
+    return skippedIndices(host);
+  };
+  if (!flag) return { y, mean, var: variance, guardFired, skippedChannels: readSkipped(), saved };
   return {
     y,
     mean,
@@ -223,6 +256,9 @@ function normResult(y: Tensor, mean: Tensor, variance: Tensor, saved: SavedNorma
     saved,
     get guardFired() {
       return readFlag(flag, stream);
+    },
+    get skippedChannels() {
+      return readSkipped();
     },
   };
 }
@@ -239,6 +275,7 @@ export function trainingForward(
   const checkedGain = checkGain(options.gain, geometry, device);
   const checkedPrior = checkPrior(options.prior, geometry, device);
   const guard = checkNumber('guard', options.guard ?? 100, (v) => v > 0, 'a number > 0 (Infinity disables the guard)');
+  const guardStatistic = checkOneOf('guardStatistic', options.guardStatistic ?? 'geometric', ['geometric', 'mean'] as const);
   if (running && (running.mean.tensor?.device ?? 'cpu') !== device.device)
     throw rangeError('runningMean', `expected a tensor on x's device '${device.device}'`);
   if (running && (running.var.tensor?.device ?? 'cpu') !== device.device)
@@ -255,12 +292,14 @@ export function trainingForward(
     var: { ...checkedPrior.var, memory: vectorMemory(checkedPrior.var, device) },
   };
   const guardFlag = device.guardFlag();
+  const skipped = running ? device.floats(geometry.unitShape[1]) : null;
   const gamma = common.gamma && vectorMemory(common.gamma, device);
   const guardFired = native().forwardTraining({
     ...commonFields(x, common, y, gamma),
     shape: geometry.shape,
     ...gainAndPrior(gain, prior),
     guard,
+    guardStatistic: GUARD_STATISTIC_CODES[guardStatistic],
     guardFlag,
     posteriorMean: state.posteriorMean,
     posteriorVar: variance.memory(),
@@ -270,6 +309,7 @@ export function trainingForward(
     runningMean: running ? vectorMemory(running.mean, device) : null,
     runningVar: running ? vectorMemory(running.var, device) : null,
     momentum: running?.momentum ?? 0,
+    runningSkipped: skipped,
   });
   device.copyFloats(mean.memory(), state.posteriorMean, units);
   const saved = new SavedNormalization(
@@ -277,7 +317,7 @@ export function trainingForward(
     common.residual !== null, gamma, common.beta !== null, gain, prior,
     prior !== null && !guardFired, guardFlag, false, state,
   );
-  return normResult(y, mean, variance, saved, guardFired, device.stream);
+  return normResult(y, mean, variance, saved, guardFired, skipped, device.stream);
 }
 
 /** Inference with fixed statistics, one per column of `geometry` (KN: the running estimates; one unit row). */
@@ -307,7 +347,7 @@ export function fixedForward(geometry: UnitGeometry, x: Tensor, options: NormOpt
     common.residual !== null, gamma, common.beta !== null, gain, null,
     false, null, true, state,
   );
-  return normResult(y, mean, variance, saved, false, device.stream);
+  return normResult(y, mean, variance, saved, false, null, device.stream);
 }
 
 /** The backward pass of either op (KN-SPEC section 2). */

@@ -19,6 +19,7 @@ export interface ReferenceInput {
   gain: number | Float64Array; // scalar, or per channel (KN) / per group (GKN)
   prior?: { mean: Float64Array; var: Float64Array }; // per unit or per column: decided by length
   guard: number; // tau; Infinity disables
+  guardStatistic?: 'geometric' | 'mean'; // default 'geometric'
   gamma?: Float64Array; // [C]; absent = 1
   beta?: Float64Array; // [C]; absent = 0
   residual?: Float64Array; // x's shape and layout
@@ -35,6 +36,7 @@ export interface ReferenceOutput {
   guardFired: boolean;
   runningMean?: Float64Array; // KN training with running estimates given: the updated values
   runningVar?: Float64Array;
+  skippedChannels?: number[]; // channels whose running estimates stayed unchanged (non-finite posterior)
 }
 
 /**
@@ -176,6 +178,24 @@ export interface UnitStatistics {
   var: Float64Array; // posterior var
 }
 
+/**
+ * Step 4's statistic r over the units: 'geometric' exp(mean log((u + eps) / (s2 + eps))), or
+ * 'mean' mean u / (s2 + eps).
+ */
+export function guardRatio(
+  priorVar: Float64Array,
+  observedVar: Float64Array,
+  input: Pick<ReferenceInput, 'eps' | 'guardStatistic'>,
+): number {
+  let sum = 0;
+  for (let unit = 0; unit < priorVar.length; unit++) {
+    const observed = observedVar[unit] + input.eps;
+    sum += input.guardStatistic === 'mean' ? priorVar[unit] / observed : Math.log((priorVar[unit] + input.eps) / observed);
+  }
+  const average = sum / priorVar.length;
+  return input.guardStatistic === 'mean' ? average : Math.exp(average);
+}
+
 /** Steps 1-5 of section 1: observation, guard and fusion, for every unit. */
 export function unitStatistics(input: ReferenceInput, geometry: Geometry): UnitStatistics {
   const units = unitCount(geometry);
@@ -200,10 +220,8 @@ export function unitStatistics(input: ReferenceInput, geometry: Geometry): UnitS
 
   let guardFired = false;
   if (priorVar) {
-    let ratioSum = 0;
-    for (let unit = 0; unit < units; unit++) ratioSum += priorVar[unit] / (observedVar[unit] + input.eps);
     // Checked explicitly so that an infinite prior variance cannot fire a disabled guard.
-    guardFired = input.guard !== Infinity && ratioSum / units >= input.guard;
+    guardFired = input.guard !== Infinity && guardRatio(priorVar, observedVar, input) >= input.guard;
   }
 
   // Without a prior, or with the guard fired, the posterior is the observation: plain BN / GN.
@@ -242,19 +260,30 @@ function normalize(
   return y;
 }
 
-/** Step 8: running = (1 - a) running + a * (posterior averaged over ghost batches). A new array. */
+/**
+ * Step 8: running = (1 - a) running + a * (posterior averaged over ghost batches), new arrays; a
+ * channel whose posterior is not finite in some ghost batch keeps its running estimates.
+ */
 function updateRunning(
-  running: Float64Array | undefined,
-  posterior: Float64Array,
+  running: { mean: Float64Array; var: Float64Array },
+  posterior: { mean: Float64Array; var: Float64Array },
   geometry: Geometry,
   momentum: number,
-): Float64Array | undefined {
-  if (!running) return undefined;
-  const updated = new Float64Array(geometry.channels);
+): { mean: Float64Array; var: Float64Array; skipped: number[] } {
+  const updated = { mean: running.mean.slice(), var: running.var.slice(), skipped: [] as number[] };
   for (let c = 0; c < geometry.channels; c++) {
-    let sum = 0;
-    for (let row = 0; row < geometry.rows; row++) sum += posterior[row * geometry.columns + c];
-    updated[c] = (1 - momentum) * running[c] + momentum * (sum / geometry.rows);
+    let meanSum = 0;
+    let varSum = 0;
+    for (let row = 0; row < geometry.rows; row++) {
+      meanSum += posterior.mean[row * geometry.columns + c];
+      varSum += posterior.var[row * geometry.columns + c];
+    }
+    if (!Number.isFinite(meanSum) || !Number.isFinite(varSum)) {
+      updated.skipped.push(c);
+      continue;
+    }
+    updated.mean[c] = (1 - momentum) * running.mean[c] + momentum * (meanSum / geometry.rows);
+    updated.var[c] = (1 - momentum) * running.var[c] + momentum * (varSum / geometry.rows);
   }
   return updated;
 }
@@ -278,9 +307,11 @@ export function referenceForward(input: ReferenceInput): ReferenceOutput {
     var: statistics.var,
     guardFired: statistics.guardFired,
   };
-  if (input.kind === 'kn') {
-    output.runningMean = updateRunning(input.runningMean, statistics.mean, geometry, input.momentum);
-    output.runningVar = updateRunning(input.runningVar, statistics.var, geometry, input.momentum);
+  if (input.kind === 'kn' && input.runningMean && input.runningVar) {
+    const running = updateRunning({ mean: input.runningMean, var: input.runningVar }, statistics, geometry, input.momentum);
+    output.runningMean = running.mean;
+    output.runningVar = running.var;
+    output.skippedChannels = running.skipped;
   }
   return output;
 }
