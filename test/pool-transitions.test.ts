@@ -209,6 +209,19 @@ describe(`Monte Carlo: pooled moments against ${MONTE_CARLO_SAMPLES} windows of 
     }
   }
 
+  it('after a relu, pooling first is the closer link: relu(maxPool) within 0.03 u of max_i relu(z_i), maxPool(relu) 0.2 u off (t = 0, rho 0.5)', () => {
+    // max and relu commute exactly, so both describe the same network (docs/LINKED-LAYERS.md).
+    const sample = sampleMoments(sampleWindows(makeRandom(14200), 0, 1, 4, 0.5, (window) => Math.max(0, largest(window))));
+    const [zeroMean, unitVar] = [matrix([0], 1, 1), matrix([1], 1, 1)];
+    const pooled = ops.maxPoolMoments(zeroMean, unitVar, { taps: 4, correlation: 0.5 });
+    const poolFirst = ops.reluMoments(pooled.mean, pooled.var);
+    const rectified = ops.reluMoments(zeroMean, unitVar);
+    const reluFirst = ops.maxPoolMoments(rectified.mean, rectified.var, { taps: 4, correlation: 0.5 });
+    expect(Math.abs(poolFirst.mean.toArray()[0] - sample.mean), 'relu(maxPool) mean').to.be.at.most(0.01);
+    expect(Math.abs(poolFirst.var.toArray()[0] - sample.var), 'relu(maxPool) var').to.be.at.most(0.03);
+    expect(Math.abs(reluFirst.var.toArray()[0] - sample.var), 'maxPool(relu) var').to.be.at.least(0.2);
+  });
+
   it('the average of 4 taps at rho 0, 0.5, 0.9', () => {
     const rng = makeRandom(14100);
     for (const rho of [0, 0.5, 0.9]) {
