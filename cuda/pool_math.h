@@ -63,17 +63,16 @@ KN_HOST_DEVICE ClarkMax clark_max_of_standard_normals(int64_t taps, double corre
 }
 
 // Max pool forward, index = element: out moments and the four local derivatives for the backward
-// (run by LocalChain, like relu's). u <= 0 is the deterministic limit (m, 0); there dmean/du, which
-// is +infinity at u = 0 (the sqrt), is taken as 0, and dvar/du as its limit from above. NaN in u
-// gives NaN moments; NaN in m a NaN mean.
+// (run by LocalChain, like relu's), from `pool` = clark_max_of_standard_normals(taps, rho), computed
+// once per call. u <= 0 is the deterministic limit (m, 0); there dmean/du, which is +infinity at
+// u = 0 (the sqrt), is taken as 0, and dvar/du as its limit from above. NaN in u gives NaN moments;
+// NaN in m a NaN mean.
 struct MaxPoolForward {
-  int64_t taps;
-  float correlation;
+  ClarkMax pool;
   const float *mean, *var;
   float *out_mean, *out_var;
   float *dmean_dm, *dmean_du, *dvar_dm, *dvar_du;
   KN_HOST_DEVICE void operator()(int64_t index) const {
-    const ClarkMax pool = clark_max_of_standard_normals(taps, correlation);
     const double m = mean[index], u = var[index];
     const bool spread_out = u > 0.0;
     const double s = spread_out ? sqrt(u) : (u == u ? 0.0 : u);

@@ -1,6 +1,6 @@
 // The addon's transition ops (KN-SPEC section 3): each reads sizes and float32 buffers (field
 // names as in lib/ops/transitions.ts), checks every length, fills a functor of
-// cuda/transition_math.h and runs it on the call's device.
+// cuda/transition_math.h or cuda/pool_math.h and runs it on the call's device.
 #include "transition_binding.h"
 
 #include "arguments.h"
@@ -117,7 +117,7 @@ Napi::Value max_pool_moments(const Napi::CallbackInfo& info) {
   const Call call(info);
   const int64_t count = size_field(call.args, "count");
   const PoolWindow window = pool_window(call.args);
-  MaxPoolForward f{window.taps, window.correlation, call.in("mean", count), call.in("var", count),
+  MaxPoolForward f{clark_max_of_standard_normals(window.taps, window.correlation), call.in("mean", count), call.in("var", count),
                    call.in("outMean", count), call.in("outVar", count), call.in("dmeanDm", count),
                    call.in("dmeanDu", count), call.in("dvarDm", count), call.in("dvarDu", count)};
   run_elementwise(f, count, call.context);

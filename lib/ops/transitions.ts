@@ -1,7 +1,7 @@
 // The transition ops (KN-SPEC section 3): they carry statistic rows [R, C] (R = ghost batches for
 // KN, samples for GKN; C = channels or groups) from one layer's posterior to the next layer's
-// prior, each with its exact backward. The per-element math is cuda/transition_math.h, run on the
-// rows' device.
+// prior, each with its exact backward. The per-element math is cuda/transition_math.h and
+// cuda/pool_math.h, run on the rows' device.
 import { Memory, native } from '../binding';
 import { checkKnownKeys, checkNumber, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
@@ -231,10 +231,10 @@ function chainRule(dMean: Tensor | null, dVar: Tensor | null, saved: LocalDeriva
 /**
  * The default tap correlation. With independent inputs, two neighbours in a 2x2 window after a
  * 3x3 stride-1 convolution share 6/9 (side) or 4/9 (diagonal) of their inputs, about 0.6 on
- * average, before the image's own smoothness adds to it and a relu takes a little away.
+ * average, before the image's own smoothness adds to it and a relu lowers it (docs/LINKED-LAYERS.md).
  */
 export const DEFAULT_TAP_CORRELATION = 0.5;
-/** The most taps a window may have (the max pool's recursion runs over them for every element). */
+/** The most taps a window may have (the max pool's recursion runs over them, once per call). */
 export const MAX_POOL_TAPS = 1 << 20;
 
 export interface PoolOptions {
