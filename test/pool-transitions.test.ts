@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { MomentNode, Tensor, moments, ops } from '../lib';
 import { MAX_POOL_TAPS } from '../lib/ops/transitions';
 import { avgPoolReference, clarkMaxOf, exactMaxOfStandardNormals, maxPoolReference } from './reference/pool-reference';
-import { Moments } from './reference/transition-reference';
+import { Moments, affineReference, convTransitionReference, reluReference } from './reference/transition-reference';
 import { assertClose } from './util/assert-close';
 import { centralDifference } from './util/finite-difference';
 import { Random, makeRandom, randomArray } from './util/random';
@@ -333,6 +333,37 @@ describe('moments.avgPool and moments.maxPool', () => {
       expect(Array.from(input.received!.dVar!.toArray()), 'dVar').to.deep.equal(Array.from(expected.dVar.toArray()));
     });
   }
+});
+
+describe('the convnet link through a max pool: conv(relu(maxPool(x))) as nodes', () => {
+  it('forward matches the composed references, and backward gives dMean, dVar and the kernel gradient of finite differences', () => {
+    const rng = makeRandom(17000);
+    const [rows, inputs, outputs] = [2, 3, 2];
+    const x = randomMoments(rng, rows, inputs);
+    const kernel = randomArray(rng, outputs * inputs * 4, { std: 0.5 }).map(Math.fround);
+    const upstream = [randomArray(rng, rows * outputs).map(Math.fround), randomArray(rng, rows * outputs).map(Math.fround)];
+    const reference = () => {
+      const { weight, weightSq } = convTransitionReference(kernel, [outputs, inputs, 2, 2]);
+      return affineReference(reluReference(maxPoolReference(x, 4, 0.5)), { weight, weightSq });
+    };
+
+    const input = new FixedNode({ mean: matrix(x.mean, rows, inputs), var: matrix(x.var, rows, inputs) });
+    const grad = Tensor.zeros([outputs, inputs, 2, 2]);
+    const tied = { value: Tensor.fromArray(new Float32Array(kernel), [outputs, inputs, 2, 2]), grad };
+    const link = moments.conv(moments.relu(moments.maxPool(input, { taps: 4 })), tied);
+    expectMomentsClose(link.evaluate(), reference(), 'conv(relu(maxPool))');
+
+    link.backward({ dMean: matrix(upstream[0], rows, outputs), dVar: matrix(upstream[1], rows, outputs) });
+    const loss = () => {
+      const out = reference();
+      let sum = 0;
+      for (let i = 0; i < out.mean.length; i++) sum += upstream[0][i] * out.mean[i] + upstream[1][i] * out.var[i];
+      return sum;
+    };
+    assertClose(input.received!.dMean!.toArray(), centralDifference(loss, x.mean), GRADIENT_RTOL, 'dMean');
+    assertClose(input.received!.dVar!.toArray(), centralDifference(loss, x.var), GRADIENT_RTOL, 'dVar');
+    assertClose(grad.toArray(), centralDifference(loss, kernel), GRADIENT_RTOL, 'dKernel');
+  });
 });
 
 // ---- bad input ---------------------------------------------------------------------------------
