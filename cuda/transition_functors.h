@@ -1,7 +1,8 @@
-// The list of transition functors (transition_math.h) that both backends run, for the
+// The list of transition functors (transition_math.h, pool_math.h) that both backends run, for the
 // declarations and explicit instantiations that must name each of them.
 #pragma once
 
+#include "pool_math.h"
 #include "transition_math.h"
 
 #define KN_TRANSITION_FUNCTORS(X) \
@@ -11,6 +12,8 @@
   X(ColumnSums)                   \
   X(ReluForward)                  \
   X(LocalChain)                   \
+  X(AvgPoolMoments)               \
+  X(MaxPoolForward)               \
   X(NormalizeForward)             \
   X(NormalizeBackward)            \
   X(NormalizeGammaGradient)       \

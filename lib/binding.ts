@@ -119,6 +119,8 @@ export interface NativeAddon {
   affineMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
   reluMoments(args: NativePlacement & Record<string, unknown>): void;
   localChain(args: NativePlacement & Record<string, unknown>): void;
+  avgPoolMoments(args: NativePlacement & Record<string, unknown>): void;
+  maxPoolMoments(args: NativePlacement & Record<string, unknown>): void;
   normalizeMoments(args: NativePlacement & Record<string, unknown>): void;
   normalizeMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
   addMoments(args: NativePlacement & Record<string, unknown>): void;

@@ -18,6 +18,7 @@ export type {
   MomentRows,
   MomentRowsGradient,
   NormalizeMomentsOptions,
+  PoolOptions,
 } from './ops';
 export { KalmanNorm } from './layers/kalman-norm-layer';
 export type { KalmanNormLayerOptions } from './layers/kalman-norm-layer';

@@ -1,6 +1,6 @@
 // The addon's transition ops (KN-SPEC section 3): each reads sizes and float32 buffers (field
 // names as in lib/ops/transitions.ts), checks every length, fills a functor of
-// cuda/transition_math.h and runs it on the call's device.
+// cuda/transition_math.h or cuda/pool_math.h and runs it on the call's device.
 #include "transition_binding.h"
 
 #include "arguments.h"
@@ -84,6 +84,42 @@ Napi::Value local_chain(const Napi::CallbackInfo& info) {
   LocalChain f{call.optional("dMeanOut", count), call.optional("dVarOut", count), call.in("dmeanDm", count),
                call.in("dmeanDu", count), call.in("dvarDm", count), call.in("dvarDu", count),
                call.in("dMean", count), call.in("dVar", count)};
+  run_elementwise(f, count, call.context);
+  return call.done();
+}
+
+// A pool's taps (a positive integer) and tap correlation (in [0, 1]).
+struct PoolWindow {
+  int64_t taps;
+  float correlation;
+};
+
+PoolWindow pool_window(const Napi::Object& args) {
+  const double correlation = number_field(args, "correlation");
+  if (!(correlation >= 0 && correlation <= 1))
+    throw Napi::RangeError::New(args.Env(), "correlation: expected a number in [0, 1]");
+  return {size_field(args, "taps"), float(correlation)};
+}
+
+// avgPoolMoments({count, taps, correlation, mean?, var?, outMean, outVar}): the forward, and on
+// incoming gradients (null: zero) the backward.
+Napi::Value avg_pool_moments(const Napi::CallbackInfo& info) {
+  const Call call(info);
+  const int64_t count = size_field(call.args, "count");
+  const PoolWindow window = pool_window(call.args);
+  AvgPoolMoments f{window.taps, window.correlation, call.optional("mean", count), call.optional("var", count),
+                   call.in("outMean", count), call.in("outVar", count)};
+  run_elementwise(f, count, call.context);
+  return call.done();
+}
+
+Napi::Value max_pool_moments(const Napi::CallbackInfo& info) {
+  const Call call(info);
+  const int64_t count = size_field(call.args, "count");
+  const PoolWindow window = pool_window(call.args);
+  MaxPoolForward f{clark_max_of_standard_normals(window.taps, window.correlation), call.in("mean", count), call.in("var", count),
+                   call.in("outMean", count), call.in("outVar", count), call.in("dmeanDm", count),
+                   call.in("dmeanDu", count), call.in("dvarDm", count), call.in("dvarDu", count)};
   run_elementwise(f, count, call.context);
   return call.done();
 }
@@ -194,6 +230,7 @@ void register_transitions(Napi::Env env, Napi::Object exports) {
   const std::pair<const char*, Napi::Function::Callback> functions[] = {
       {"affineMoments", affine_moments},       {"affineMomentsBackward", affine_moments_backward},
       {"reluMoments", relu_moments},           {"localChain", local_chain},
+      {"avgPoolMoments", avg_pool_moments},    {"maxPoolMoments", max_pool_moments},
       {"normalizeMoments", normalize_moments}, {"normalizeMomentsBackward", normalize_moments_backward},
       {"addMoments", add_moments},             {"gatherColumns", gather_columns},
       {"columnSums", column_sums},             {"convTransition", conv_transition},

@@ -7,8 +7,10 @@
 import {
   AddNode,
   AffineNode,
+  AvgPoolNode,
   ConvNode,
   IdentityNode,
+  MaxPoolNode,
   MomentNode,
   NormalizedNode,
   NormalizedSource,
@@ -18,6 +20,7 @@ import {
 } from './moment-graph';
 import { NormalizationLayer } from './normalization-layer';
 import { rangeError, typeError } from '../errors';
+import { PoolOptions } from '../ops/transitions';
 
 /** Node constructors, for graphs the helpers below do not cover. */
 export const moments = {
@@ -25,6 +28,14 @@ export const moments = {
   /** The distribution of the layer's normalized output, gamma xhat + beta. */
   normalized: (layer: NormalizedSource) => new NormalizedNode(layer),
   relu: (input: MomentNode) => new ReluNode(input),
+  /**
+   * A pool over `taps` activations (4 for 2x2) with pairwise correlation `correlation` in [0, 1]
+   * (default 0.5): avgPool keeps the mean and scales the variance, maxPool takes Clark's moments
+   * of the max. For conv - norm - relu - maxPool, relu(maxPool(normalized)) equals
+   * maxPool(relu(normalized)) exactly and its moments are the more accurate (docs/LINKED-LAYERS.md).
+   */
+  avgPool: (input: MomentNode, options: PoolOptions) => new AvgPoolNode(input, options),
+  maxPool: (input: MomentNode, options: PoolOptions) => new MaxPoolNode(input, options),
   /** A fully connected map with weight [Cout, Cin]; its gradient accumulates into weight.grad. */
   affine: (input: MomentNode, weight: TiedWeight, noise?: number) => new AffineNode(input, weight, noise),
   /** A convolution with kernel [Cout, Cin, kh, kw]; its gradient accumulates into kernel.grad. */

@@ -120,6 +120,53 @@ export class ReluNode extends MomentNode {
   }
 }
 
+/**
+ * The average of a pool window of `taps` activations that each follow the input's distribution,
+ * with pairwise correlation `correlation` (KN-SPEC 3c). The options are checked when it is built.
+ */
+export class AvgPoolNode extends MomentNode {
+  private saved: unknown;
+  readonly window: transitions.PoolWindow;
+  constructor(readonly input: MomentNode, options: transitions.PoolOptions) {
+    super();
+    this.window = transitions.poolWindow(options);
+  }
+  version(): string {
+    return `avgPool(${this.input.version()})`;
+  }
+  protected compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const result = transitions.avgPoolMoments(rows.mean, rows.var, this.window);
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    this.input.backward(transitions.avgPoolMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+  }
+}
+
+/** The max of such a window, by Clark's (1961) moments (KN-SPEC 3c). */
+export class MaxPoolNode extends MomentNode {
+  private saved: unknown;
+  readonly window: transitions.PoolWindow;
+  constructor(readonly input: MomentNode, options: transitions.PoolOptions) {
+    super();
+    this.window = transitions.poolWindow(options);
+  }
+  version(): string {
+    return `maxPool(${this.input.version()})`;
+  }
+  protected compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const result = transitions.maxPoolMoments(rows.mean, rows.var, this.window);
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    this.input.backward(transitions.maxPoolMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+  }
+}
+
 /** Where a weight's gradient goes: accumulated into `grad` when given. */
 export interface TiedWeight {
   value: Tensor;

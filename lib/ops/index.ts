@@ -14,6 +14,10 @@ export const ops = {
   convTransitionBackward: transitions.convTransitionBackward,
   reluMoments: transitions.reluMoments,
   reluMomentsBackward: transitions.reluMomentsBackward,
+  avgPoolMoments: transitions.avgPoolMoments,
+  avgPoolMomentsBackward: transitions.avgPoolMomentsBackward,
+  maxPoolMoments: transitions.maxPoolMoments,
+  maxPoolMomentsBackward: transitions.maxPoolMomentsBackward,
   addMoments: transitions.addMoments,
   addMomentsBackward: transitions.addMomentsBackward,
   identityMoments: transitions.identityMoments,
@@ -22,6 +26,7 @@ export const ops = {
   normalizeMomentsBackward: transitions.normalizeMomentsBackward,
 };
 export type { AffineGradients, AffineOptions, MomentRows, MomentRowsGradient, NormalizeMomentsOptions } from './transitions';
+export type { PoolOptions } from './transitions';
 
 export type { KalmanNormOptions } from './kalman-norm';
 export type { GroupKalmanNormOptions } from './group-kalman-norm';

@@ -1,9 +1,9 @@
 // The transition ops (KN-SPEC section 3): they carry statistic rows [R, C] (R = ghost batches for
 // KN, samples for GKN; C = channels or groups) from one layer's posterior to the next layer's
-// prior, each with its exact backward. The per-element math is cuda/transition_math.h, run on the
-// rows' device.
+// prior, each with its exact backward. The per-element math is cuda/transition_math.h and
+// cuda/pool_math.h, run on the rows' device.
 import { Memory, native } from '../binding';
-import { checkNumber, rangeError, typeError } from '../errors';
+import { checkKnownKeys, checkNumber, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { StatVector, Vector, checkNonNegative, checkTensor, checkVector, vectorMemory } from './arguments';
 import { CallDevice, setScalar } from './call-device';
@@ -188,9 +188,12 @@ export function convTransitionBackward(dWeight: Tensor | null, dWeightSq: Tensor
 
 // ---- relu ---------------------------------------------------------------------------------------
 
-class ReluSaved {
+/** An elementwise op's four local derivatives dmean/dm, dmean/du, dvar/dm, dvar/du, for chainRule. */
+class LocalDerivatives {
   constructor(readonly device: CallDevice, readonly shape: [number, number], readonly derivatives: Tensor[]) {}
 }
+
+class ReluSaved extends LocalDerivatives {}
 
 /** The Gaussian moments of max(0, z), z ~ N(mean, var), elementwise. */
 export function reluMoments(mean: Tensor, variance: Tensor) {
@@ -205,8 +208,13 @@ export function reluMoments(mean: Tensor, variance: Tensor) {
   return { ...out, saved: new ReluSaved(device, shape, derivatives) };
 }
 
-export function reluMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): { dMean: Tensor; dVar: Tensor } {
+export function reluMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): MomentRowsGradient {
   if (!(saved instanceof ReluSaved)) throw typeError('saved', 'the saved state returned by reluMoments', saved);
+  return chainRule(dMean, dVar, saved);
+}
+
+/** dm = dMean dmean/dm + dVar dvar/dm, du = dMean dmean/du + dVar dvar/du through saved local derivatives. */
+function chainRule(dMean: Tensor | null, dVar: Tensor | null, saved: LocalDerivatives): MomentRowsGradient {
   const { device, shape, derivatives } = saved;
   const result = { dMean: device.zeros(shape), dVar: device.zeros(shape) };
   const [dmeanDm, dmeanDu, dvarDm, dvarDu] = derivatives.map((t) => t.memory());
@@ -216,6 +224,89 @@ export function reluMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, s
     dmeanDm, dmeanDu, dvarDm, dvarDu, dMean: result.dMean.memory(), dVar: result.dVar.memory(),
   });
   return result;
+}
+
+// ---- pooling (KN-SPEC 3c) -------------------------------------------------------------------------
+
+/**
+ * The default tap correlation. With independent inputs, two neighbours in a 2x2 window after a
+ * 3x3 stride-1 convolution share 6/9 (side) or 4/9 (diagonal) of their inputs, about 0.6 on
+ * average, before the image's own smoothness adds to it and a relu lowers it (docs/LINKED-LAYERS.md).
+ */
+export const DEFAULT_TAP_CORRELATION = 0.5;
+/** The most taps a window may have (the max pool's recursion runs over them, once per call). */
+export const MAX_POOL_TAPS = 1 << 20;
+
+export interface PoolOptions {
+  /** The activations in one window: 4 for a 2x2 pool. */
+  taps: number;
+  /** The pairwise correlation of a window's activations, in [0, 1]; default DEFAULT_TAP_CORRELATION. */
+  correlation?: number;
+}
+
+/** A checked pool window, parsed once and passed on unchanged. */
+export interface PoolWindow {
+  readonly taps: number;
+  readonly correlation: number;
+}
+
+export function poolWindow(options: unknown): PoolWindow {
+  if (typeof options !== 'object' || options === null) throw typeError('options', 'an object { taps, correlation? }', options);
+  checkKnownKeys('options', options, ['taps', 'correlation']);
+  const { taps, correlation = DEFAULT_TAP_CORRELATION } = options as Partial<PoolOptions>;
+  return {
+    taps: checkNumber('taps', taps, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_POOL_TAPS, `a positive integer up to ${MAX_POOL_TAPS}`),
+    correlation: checkNumber('correlation', correlation, (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
+  };
+}
+
+class AvgPoolSaved {
+  constructor(readonly device: CallDevice, readonly shape: [number, number], readonly window: PoolWindow) {}
+}
+
+function avgPoolCall(device: CallDevice, shape: [number, number], window: PoolWindow, mean: Memory | null, variance: Memory | null) {
+  const out = { mean: device.zeros(shape), var: device.zeros(shape) };
+  native().avgPoolMoments({
+    ...device.placement(), count: shape[0] * shape[1], ...window,
+    mean, var: variance, outMean: out.mean.memory(), outVar: out.var.memory(),
+  });
+  return out;
+}
+
+/** The average of `taps` activations N(mean, var) with pairwise correlation rho: var (1 + (taps - 1) rho) / taps. */
+export function avgPoolMoments(mean: Tensor, variance: Tensor, options: PoolOptions) {
+  const { rows, shape, device } = meanAndVariance(mean, variance, 'mean', 'variance');
+  const window = poolWindow(options);
+  const out = avgPoolCall(device, shape, window, rows.mean.memory(), rows.var.memory());
+  return { ...out, saved: new AvgPoolSaved(device, shape, window) };
+}
+
+export function avgPoolMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): MomentRowsGradient {
+  if (!(saved instanceof AvgPoolSaved)) throw typeError('saved', 'the saved state returned by avgPoolMoments', saved);
+  const { device, shape, window } = saved;
+  const out = avgPoolCall(device, shape, window, gradient('dMean', dMean, shape, device), gradient('dVar', dVar, shape, device));
+  return { dMean: out.mean, dVar: out.var };
+}
+
+class MaxPoolSaved extends LocalDerivatives {}
+
+/** The max of `taps` activations N(mean, var) with pairwise correlation rho, by Clark's (1961) recursion. */
+export function maxPoolMoments(mean: Tensor, variance: Tensor, options: PoolOptions) {
+  const { rows, shape, device } = meanAndVariance(mean, variance, 'mean', 'variance');
+  const window = poolWindow(options);
+  const out = { mean: device.zeros(shape), var: device.zeros(shape) };
+  const derivatives = [0, 1, 2, 3].map(() => device.zeros(shape));
+  const [dmeanDm, dmeanDu, dvarDm, dvarDu] = derivatives.map((t) => t.memory());
+  native().maxPoolMoments({
+    ...device.placement(), count: shape[0] * shape[1], ...window, mean: rows.mean.memory(), var: rows.var.memory(),
+    outMean: out.mean.memory(), outVar: out.var.memory(), dmeanDm, dmeanDu, dvarDm, dvarDu,
+  });
+  return { ...out, saved: new MaxPoolSaved(device, shape, derivatives) };
+}
+
+export function maxPoolMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): MomentRowsGradient {
+  if (!(saved instanceof MaxPoolSaved)) throw typeError('saved', 'the saved state returned by maxPoolMoments', saved);
+  return chainRule(dMean, dVar, saved);
 }
 
 // ---- add and identity --------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /**
  * The transition ops on the GPU against the CPU backend: every op's forward and backward, on rows
- * shaped like real layers' statistics ([ghost batches, channels]), including relu's tails and the
- * padded residual join. The CPU results are themselves checked against the float64 reference in
- * test/transitions.test.ts, so agreement here to 1e-5 covers the GPU too.
+ * shaped like real layers' statistics ([ghost batches, channels]), including relu's tails, the
+ * pools' limits and the padded residual join. The CPU results are themselves checked against the
+ * float64 reference in test/transitions.test.ts and test/pool-transitions.test.ts, so agreement
+ * here to 1e-5 covers the GPU too.
  */
 import { Tensor, ops } from '../../lib';
 import { assertClose } from '../util/assert-close';
@@ -66,6 +67,26 @@ describeGpu('GPU transition ops vs the CPU backend', function () {
       return { mean: forward.mean, var: forward.var, dMean: backward.dMean, dVar: backward.dVar };
     });
   });
+
+  for (const [taps, correlation] of [[4, 0.5], [9, 0], [4, 1]]) {
+    it(`avgPoolMoments and maxPoolMoments and their backwards, ${taps} taps, rho ${correlation}, t from -8 to 8 and at var = 0`, async () => {
+      const count = rows * inputs;
+      const means = Float32Array.from({ length: count }, (_, i) => -8 + (16 * i) / (count - 1));
+      const variances = Float32Array.from({ length: count }, (_, i) => (i % 17 === 0 ? 0 : 0.5 + (i % 5)));
+      await expectSameOnBothDevices(`pool ${taps} ${correlation}`, (device) => {
+        const input = [on(device, means, [rows, inputs]), on(device, variances, [rows, inputs])] as const;
+        const upstream = [on(device, values(23, count), [rows, inputs]), on(device, values(24, count), [rows, inputs])] as const;
+        const avg = ops.avgPoolMoments(...input, { taps, correlation });
+        const avgBackward = ops.avgPoolMomentsBackward(...upstream, avg.saved);
+        const max = ops.maxPoolMoments(...input, { taps, correlation });
+        const maxBackward = ops.maxPoolMomentsBackward(...upstream, max.saved);
+        return {
+          avgMean: avg.mean, avgVar: avg.var, avgDMean: avgBackward.dMean, avgDVar: avgBackward.dVar,
+          maxMean: max.mean, maxVar: max.var, maxDMean: maxBackward.dMean, maxDVar: maxBackward.dVar,
+        };
+      });
+    });
+  }
 
   it('addMoments with a zero-padded narrower b, and its backward', async () => {
     const narrow = inputs / 2;
