@@ -2,7 +2,20 @@
 // declarations and explicit instantiations that must name each of them.
 #pragma once
 
+#include "covariance_math.h"
 #include "transition_math.h"
+
+// The input node and covariance functors (covariance_math.h).
+#define KN_COVARIANCE_FUNCTORS(X) \
+  X(GatherPatches)                \
+  X(ColumnMeans)                  \
+  X(CenterColumns)                \
+  X(BlendInto)                    \
+  X(VarianceUpdate)               \
+  X(QuadraticForward)             \
+  X(QuadraticWeightGradient)      \
+  X(StackFactor)                  \
+  X(DroppedDiagonal)
 
 #define KN_TRANSITION_FUNCTORS(X) \
   X(AffineForward)                \
@@ -18,4 +31,5 @@
   X(GatherColumns)                \
   X(ConvTransitionForward)        \
   X(ConvTransitionBackward)       \
-  X(Accumulate)
+  X(Accumulate)                   \
+  KN_COVARIANCE_FUNCTORS(X)

@@ -9,6 +9,7 @@ import {
   AffineNode,
   ConvNode,
   IdentityNode,
+  InputNode,
   MomentNode,
   NormalizedNode,
   NormalizedSource,
@@ -16,11 +17,17 @@ import {
   ReluNode,
   TiedWeight,
 } from './moment-graph';
+import { InputStatistics } from './input-statistics';
 import { NormalizationLayer } from './normalization-layer';
 import { rangeError, typeError } from '../errors';
 
 /** Node constructors, for graphs the helpers below do not cover. */
 export const moments = {
+  /** The start of a chain: an input's running mean and covariance (one row), for the first affine or conv. */
+  input: (statistics: InputStatistics) => {
+    if (!(statistics instanceof InputStatistics)) throw typeError('statistics', 'an InputStatistics', statistics);
+    return new InputNode(statistics);
+  },
   posterior: (layer: NormalizedSource) => new PosteriorNode(layer),
   /** The distribution of the layer's normalized output, gamma xhat + beta. */
   normalized: (layer: NormalizedSource) => new NormalizedNode(layer),
