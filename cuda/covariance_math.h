@@ -1,9 +1,9 @@
 // The input node's statistics and the covariance transition (KN-SPEC sections 3a, 3b), written once
 // for both backends. Element functors run one index at a time (a CPU loop, or one CUDA thread per
-// index: transitions.cu); ProductBlend is a matrix product whose CPU loop and tiled CUDA kernel
-// (covariance.cu) share its element accessors and its epilogue. All buffers are float32, row-major;
-// every sum runs in double in increasing index order, so both backends add the same terms in the
-// same order.
+// index: transitions.cu). ProductBlend is a matrix product whose CPU loop (csrc/cpu/product.cpp)
+// and tiled CUDA kernel (covariance.cu) share its element accessors and its epilogue. All buffers
+// are float32, row-major; every sum runs in double in increasing index order, so both backends add
+// the same terms in the same order.
 #pragma once
 
 #include "host_device.h"
@@ -110,12 +110,6 @@ struct ProductBlend {
   float* c;
   KN_HOST_DEVICE float a_at(int64_t m, int64_t k) const { return a[m * a_row + k * a_depth]; }
   KN_HOST_DEVICE float b_at(int64_t k, int64_t n) const { return b[k * b_depth + n * b_column]; }
-  // The CPU's loop for one entry (the CUDA kernel adds the same terms in the same order, in tiles).
-  KN_HOST_DEVICE double sum(int64_t m, int64_t n) const {
-    double total = 0.0;
-    for (int64_t k = 0; k < depth; ++k) total += double(a_at(m, k)) * double(b_at(k, n));
-    return total;
-  }
   KN_HOST_DEVICE void store(int64_t m, int64_t n, double total) const {
     c[m * columns + n] = float(blend(c[m * columns + n], scale * total, keep));
   }
