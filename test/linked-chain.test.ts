@@ -5,7 +5,9 @@
  * chain (reference/chain-reference.ts). The weights between KN layers get gradients along two
  * paths, the data (h = a W^T) and the statistics (the next layer's prior is W applied to the
  * moments of relu of this layer's output), and each KN layer's gamma, beta and posterior get
- * gradients from the next layer's prior.
+ * gradients from the next layer's prior. A second suite starts the chain at an input node: the
+ * first layer's prior is the input's running mean and covariance through W1 (u = w^T Sigma w), so
+ * W1 gets a statistics-path gradient too.
  */
 import { expect } from 'chai';
 import { InputStatistics, KalmanNorm, Tensor, linkFeedForward, moments } from '../lib';
