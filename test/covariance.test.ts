@@ -241,6 +241,21 @@ describe('InputStatistics: low rank plus diagonal', () => {
   });
 });
 
+describe('InputStatistics: low rank at micro-batch', () => {
+  it('batches of 2 samples (a rank-1 batch covariance, a singular Gram matrix): finite, diagonal exact', () => {
+    const shape = [2, 6];
+    const batches = correlatedBatches(17, 12, shape);
+    const statistics = new InputStatistics([6], { covariance: { rank: 3 }, momentum: MOMENTUM });
+    for (const values of batches) statistics.observe(tensor(values, shape));
+    const expected = runningMoments(batches.map((values) => patchRows(values, shape, 'NCHW')), MOMENTUM);
+    const form = statistics.covariance() as { factor: Tensor; diagonal: Tensor };
+    const dense = lowRankMatrix(form.factor.toArray(), form.diagonal.toArray(), 6);
+    expect(dense.every(Number.isFinite), 'finite').to.equal(true);
+    assertClose(diagonalOf(dense, 6), diagonalOf(expected.covariance, 6), 1e-4, 'diag(L L^T) + d');
+    assertClose(statistics.mean.toArray(), expected.mean, ESTIMATE_RTOL, 'mean');
+  });
+});
+
 // ---- bad input ----------------------------------------------------------------------------------
 
 describe('InputStatistics and quadraticMoments: bad input', () => {
