@@ -32,7 +32,8 @@ message(STATUS "kalman-norm: CUDA on (${CMAKE_CUDA_COMPILER}, architectures ${CM
 add_library(kn_cuda STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/cuda/kalman_norm_forward.cu
   ${CMAKE_CURRENT_SOURCE_DIR}/cuda/kalman_norm_backward.cu
-  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/transitions.cu)
+  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/transitions.cu
+  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/covariance.cu)
 set_target_properties(kn_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA_RUNTIME_LIBRARY Static
                                          CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON CUDA_EXTENSIONS OFF)
 target_compile_options(kn_cuda PRIVATE -O3 --Werror all-warnings -Xptxas=-warn-spills,-warn-lmem-usage

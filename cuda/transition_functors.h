@@ -3,7 +3,20 @@
 #pragma once
 
 #include "pool_math.h"
+#include "covariance_math.h"
 #include "transition_math.h"
+
+// The input node and covariance functors (covariance_math.h).
+#define KN_COVARIANCE_FUNCTORS(X) \
+  X(GatherPatches)                \
+  X(ColumnMeans)                  \
+  X(CenterColumns)                \
+  X(BlendInto)                    \
+  X(VarianceUpdate)               \
+  X(QuadraticForward)             \
+  X(QuadraticWeightGradient)      \
+  X(StackFactor)                  \
+  X(DroppedDiagonal)
 
 #define KN_TRANSITION_FUNCTORS(X) \
   X(AffineForward)                \
@@ -21,4 +34,5 @@
   X(GatherColumns)                \
   X(ConvTransitionForward)        \
   X(ConvTransitionBackward)       \
-  X(Accumulate)
+  X(Accumulate)                   \
+  KN_COVARIANCE_FUNCTORS(X)

@@ -129,6 +129,14 @@ export interface NativeAddon {
   convTransition(args: NativePlacement & Record<string, unknown>): void;
   convTransitionBackward(args: NativePlacement & Record<string, unknown>): void;
   accumulate(args: NativePlacement & Record<string, unknown>): void;
+  /** Input statistics and the covariance transition (csrc/addon/covariance_binding.cpp). */
+  observeInput(args: NativePlacement & Record<string, unknown>): void;
+  lowRankStack(args: NativePlacement & Record<string, unknown>): void;
+  lowRankApply(args: NativePlacement & Record<string, unknown>): void;
+  quadraticMoments(args: NativePlacement & Record<string, unknown>): void;
+  quadraticMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
+  /** Host memory only. */
+  topEigenvectors(args: { size: number; rank: number; matrix: Float32Array; vectors: Float32Array }): void;
   /** Tests: walks the CUDA launch plan for a shape on the CPU (csrc/addon/plan_coverage.cpp). */
   planCoverage(args: { shape: NativeShape; vectorWidth: number }): PlanCoverage;
   /** CUDA builds only: device memory. */

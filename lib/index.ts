@@ -19,6 +19,9 @@ export type {
   MomentRowsGradient,
   NormalizeMomentsOptions,
   PoolOptions,
+  Covariance,
+  QuadraticGradients,
+  QuadraticOptions,
 } from './ops';
 export { KalmanNorm } from './layers/kalman-norm-layer';
 export type { KalmanNormLayerOptions } from './layers/kalman-norm-layer';
@@ -30,3 +33,5 @@ export type { RowsGradient, TiedWeight } from './layers/moment-graph';
 export { activationOf, linkFeedForward, linkResNetBasicBlock, moments } from './layers/links';
 export type { BasicBlock } from './layers/links';
 export { NormalizationLayer } from './layers/normalization-layer';
+export { InputStatistics } from './layers/input-statistics';
+export type { CovarianceOption, InputStatisticsOptions, PatchOptions } from './layers/input-statistics';

@@ -5,10 +5,14 @@
  * chain (reference/chain-reference.ts). The weights between KN layers get gradients along two
  * paths, the data (h = a W^T) and the statistics (the next layer's prior is W applied to the
  * moments of relu of this layer's output), and each KN layer's gamma, beta and posterior get
- * gradients from the next layer's prior.
+ * gradients from the next layer's prior. A second suite starts the chain at an input node: the
+ * first layer's prior is the input's running mean and covariance through W1 (u = w^T Sigma w), so
+ * W1 gets a statistics-path gradient too.
  */
 import { expect } from 'chai';
-import { KalmanNorm, Tensor, linkFeedForward } from '../lib';
+import { InputStatistics, KalmanNorm, Tensor, linkFeedForward, moments } from '../lib';
+import type { CovarianceOption } from '../lib';
+import { lowRankMatrix } from './reference/covariance-reference';
 import { ChainInput, ChainLayerOutput, chainForward, chainLoss } from './reference/chain-reference';
 import { assertClose, relativeError } from './util/assert-close';
 import { centralDifference } from './util/finite-difference';
@@ -257,5 +261,75 @@ describe('linked chain: linear - KN - relu - linear - KN - relu - linear - KN', 
     expect(relativeError(kn1.grad.gamma!.toArray(), right.grad.gamma!.toArray()), 'dGamma1').to.be.above(1e-2);
     expect(relativeError(kn1.grad.beta!.toArray(), right.grad.beta!.toArray()), 'dBeta1').to.be.above(1e-2);
     expect(relativeError(linearInputGradient(dh1, outOfOrder.weights[0]), dx), 'dx').to.be.above(1e-2);
+  });
+});
+
+// ---- a chain that starts at an input node ----------------------------------------------------------
+
+/** Statistics of inputs with correlated features, observed over a few batches. */
+function observedStatistics(covariance: CovarianceOption, seed: number): InputStatistics {
+  const rng = makeRandom(seed);
+  const statistics = new InputStatistics([WIDTHS[0]], { covariance, momentum: 0.2 });
+  for (let batch = 0; batch < 3; batch++) {
+    const values = new Float32Array(6 * WIDTHS[0]);
+    for (let n = 0; n < 6; n++) {
+      const common = rng.normal();
+      for (let i = 0; i < WIDTHS[0]; i++) values[n * WIDTHS[0] + i] = 0.4 * common + 0.9 * rng.normal();
+    }
+    statistics.observe(Tensor.fromArray(values, [6, WIDTHS[0]]));
+  }
+  return statistics;
+}
+
+/** The statistics' covariance as the dense matrix the reference uses. */
+function denseCovariance(statistics: InputStatistics): Float64Array {
+  const form = statistics.covariance();
+  const features = statistics.features;
+  if (form.kind === 'full') return Float64Array.from(form.matrix.toArray());
+  if (form.kind === 'lowRank') return lowRankMatrix(form.factor.toArray(), form.diagonal.toArray(), features);
+  return lowRankMatrix(new Float64Array(0), form.diagonal.toArray(), features);
+}
+
+describe('linked chain from an input node: input - linear - KN - relu - linear - KN - relu - linear - KN', () => {
+  const covariances: CovarianceOption[] = ['full', 'diagonal', { rank: 2 }];
+  for (const covariance of covariances) {
+    it(`the first weight's gradient (data path plus w^T Sigma w) and every other match finite differences (${JSON.stringify(covariance)})`, () => {
+      const statistics = observedStatistics(covariance, SEED + 5);
+      const input: ChainInput = {
+        ...chainInput(SEED, 1),
+        inputStatistics: { mean: Float64Array.from(statistics.mean.toArray()), covariance: denseCovariance(statistics) },
+      };
+      const dOutput = outputGradient(SEED + 1);
+      const reference = chainForward(input);
+      expectSmoothAround(reference);
+      expect(reference[0].prior, 'the first layer has a prior').to.not.equal(undefined);
+
+      const chain = buildPackageChain(input);
+      chain.layers[0].linkPrior(moments.affine(moments.input(statistics), { value: chain.weights[0], grad: chain.weightGrads[0] }));
+      const record = forwardChain(chain, input.x);
+      reference.forEach((layer, k) => assertClose(record.y[k], layer.y, FORWARD_RTOL, `y${k + 1}`));
+      backwardChain(chain, record, dOutput);
+
+      input.layers.forEach((parameters, k) => {
+        const expected = centralDifference(() => chainLoss(input, dOutput), parameters.weight);
+        assertClose(chain.weightGrads[k].toArray(), expected, GRADIENT_RTOL, `dW${k + 1}`);
+      });
+      const expectedGain = centralDifference(() => chainLoss(input, dOutput), input.layers[0].gain);
+      assertClose(chain.layers[0].grad.gain.toArray(), expectedGain, GRADIENT_RTOL, 'dGain1');
+    });
+  }
+
+  it('one row from the input node is a per-channel prior over several ghost batches', () => {
+    const statistics = observedStatistics('full', SEED + 6);
+    const layer = new KalmanNorm(WIDTHS[1], { virtualBatch: 2 });
+    const weight = Tensor.fromArray(Float32Array.from(float32Normal(makeRandom(3), WIDTHS[1] * WIDTHS[0], 0.5)), [WIDTHS[1], WIDTHS[0]]);
+    const node = moments.affine(moments.input(statistics), { value: weight });
+    layer.linkPrior(node);
+    const h = Tensor.fromArray(Float32Array.from(float32Normal(makeRandom(4), BATCH * WIDTHS[1], 1)), [BATCH, WIDTHS[1]]);
+    const linked = layer.forward(h).y.toArray().slice();
+    const prior = node.evaluate();
+    layer.linkPrior(null);
+    const given = layer.forward(h, { prior: { mean: prior.mean.toArray(), var: prior.var.toArray() } }).y.toArray();
+    assertClose(linked, given, 0, 'y');
   });
 });

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "backend_dispatch.h"
+#include "covariance_binding.h"
 #include "kalman_norm_binding.h"
 #include "plan_coverage.h"
 #include "transition_binding.h"
@@ -15,6 +16,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kn::addon::register_device(env, exports);
   kn::addon::register_plan_coverage(env, exports);
   kn::addon::register_transitions(env, exports);
+  kn::addon::register_covariance(env, exports);
   return exports;
 }
 

@@ -1,10 +1,12 @@
 #include "backend_dispatch.h"
 
 #include "../cpu/kalman_norm.h"
+#include "../cpu/product.h"
 
 #include "../cpu/thread_pool.h"
 
 #ifdef KN_WITH_CUDA
+#include "../../cuda/covariance_cuda.h"
 #include "../../cuda/kalman_norm_cuda.h"
 #include "../../cuda/transitions_cuda.h"
 #include "cudnn_peer.h"
@@ -109,6 +111,15 @@ void run_on_cpu(const F& f, int64_t count) {
 #endif
 KN_TRANSITION_FUNCTORS(KN_DEFINE_RUN)
 #undef KN_DEFINE_RUN
+
+void run_product(const ProductBlend& f, const CallContext& context) {
+  if (!context.where.on_device) return product_blend(f);
+#ifdef KN_WITH_CUDA
+  on_device(context, [&](cudaStream_t stream) { kn::cuda::run_product(f, stream); });
+#else
+  no_cuda(context.env);
+#endif
+}
 
 void register_device(Napi::Env env, Napi::Object exports) {
 #ifdef KN_WITH_CUDA

@@ -35,6 +35,9 @@ void run_backward(const Backward& call, const CallContext& context);
 KN_TRANSITION_FUNCTORS(KN_DECLARE_RUN)
 #undef KN_DECLARE_RUN
 
+// Runs a ProductBlend (cuda/covariance_math.h): a threaded loop on the CPU, a tiled kernel on CUDA.
+void run_product(const ProductBlend& f, const CallContext& context);
+
 // Adds cudaInfo() and, in a CUDA build, the device memory functions to the exports.
 void register_device(Napi::Env env, Napi::Object exports);
 

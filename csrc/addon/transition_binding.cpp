@@ -3,34 +3,10 @@
 // cuda/transition_math.h or cuda/pool_math.h and runs it on the call's device.
 #include "transition_binding.h"
 
-#include "arguments.h"
-#include "backend_dispatch.h"
+#include "op_call.h"
 
 namespace kn::addon {
 namespace {
-
-int64_t size_field(const Napi::Object& args, const char* name) {
-  const double value = number_field(args, name);
-  if (!(value >= 1) || value != double(int64_t(value)))
-    throw Napi::RangeError::New(args.Env(), std::string(name) + ": expected a positive integer");
-  return int64_t(value);
-}
-
-// Reads one call: its context, then floats by name and length.
-struct Call {
-  Napi::Object args;
-  CallContext context;
-  explicit Call(const Napi::CallbackInfo& info) : args(object_argument(info)), context(call_context(args)) {}
-  float* in(const char* name, int64_t length) const { return float_field(args, name, length, true, context.where); }
-  float* optional(const char* name, int64_t length) const { return float_field(args, name, length, false, context.where); }
-  // A noise or bias given per column (`<name>Spread` 'column') or as one scalar ('scalar').
-  bool per_column(const char* name) const {
-    const Napi::Value spread = args.Get(std::string(name) + "Spread");
-    return !spread.IsString() || spread.As<Napi::String>().Utf8Value() != "scalar";
-  }
-  float* spread(const char* name, int64_t columns) const { return optional(name, per_column(name) ? columns : 1); }
-  Napi::Value done() const { return args.Env().Undefined(); }
-};
 
 Napi::Value affine_moments(const Napi::CallbackInfo& info) {
   const Call call(info);

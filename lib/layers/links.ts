@@ -11,6 +11,7 @@ import {
   ConvNode,
   IdentityNode,
   MaxPoolNode,
+  InputNode,
   MomentNode,
   NormalizedNode,
   NormalizedSource,
@@ -18,12 +19,18 @@ import {
   ReluNode,
   TiedWeight,
 } from './moment-graph';
+import { InputStatistics } from './input-statistics';
 import { NormalizationLayer } from './normalization-layer';
 import { rangeError, typeError } from '../errors';
 import { PoolOptions } from '../ops/transitions';
 
 /** Node constructors, for graphs the helpers below do not cover. */
 export const moments = {
+  /** The start of a chain: an input's running mean and covariance (one row), for the first affine or conv. */
+  input: (statistics: InputStatistics) => {
+    if (!(statistics instanceof InputStatistics)) throw typeError('statistics', 'an InputStatistics', statistics);
+    return new InputNode(statistics);
+  },
   posterior: (layer: NormalizedSource) => new PosteriorNode(layer),
   /** The distribution of the layer's normalized output, gamma xhat + beta. */
   normalized: (layer: NormalizedSource) => new NormalizedNode(layer),

@@ -6,6 +6,9 @@
 import { Tensor } from '../tensor';
 import { MomentRows, MomentRowsGradient } from '../ops/transitions';
 import * as transitions from '../ops/transitions';
+import * as covariance from '../ops/covariance';
+import { rangeError } from '../errors';
+import { InputStatistics } from './input-statistics';
 
 /** A gradient with respect to a node's rows; a missing half is zero. */
 export interface RowsGradient {
@@ -176,19 +179,23 @@ export interface TiedWeight {
 /** An affine map with a learned or tied weight [Cout, Cin] (a fully connected layer's). */
 export class AffineNode extends MomentNode {
   private saved: unknown;
+  private readonly fromInput: InputMap | null;
   constructor(readonly input: MomentNode, readonly weight: TiedWeight, readonly noise?: number) {
     super();
+    this.fromInput = input instanceof InputNode ? new InputMap(input, weight, noise, 'affine') : null;
   }
   version(): string {
     return `affine(${this.input.version()})`;
   }
   protected compute(): MomentRows {
+    if (this.fromInput) return this.fromInput.compute();
     const rows = this.input.evaluate();
     const result = transitions.affineMoments(rows.mean, rows.var, { weight: this.weight.value, noise: this.noise });
     this.saved = result.saved;
     return result;
   }
   backward(gradient: RowsGradient): void {
+    if (this.fromInput) return this.fromInput.backward(gradient);
     const result = transitions.affineMomentsBackward(gradient.dMean, gradient.dVar, this.saved);
     if (this.weight.grad) transitions.accumulateInto(this.weight.grad, result.dWeight);
     this.input.backward(result);
@@ -198,13 +205,16 @@ export class AffineNode extends MomentNode {
 /** A convolution with a tied kernel [Cout, Cin, kh, kw]: A = sum of taps, A2 = sum of squares. */
 export class ConvNode extends MomentNode {
   private saved: unknown;
+  private readonly fromInput: InputMap | null;
   constructor(readonly input: MomentNode, readonly kernel: TiedWeight, readonly noise?: number) {
     super();
+    this.fromInput = input instanceof InputNode ? new InputMap(input, kernel, noise, 'conv') : null;
   }
   version(): string {
     return `conv(${this.input.version()})`;
   }
   protected compute(): MomentRows {
+    if (this.fromInput) return this.fromInput.compute();
     const rows = this.input.evaluate();
     const { weight, weightSq } = transitions.convTransition(this.kernel.value);
     const result = transitions.affineMoments(rows.mean, rows.var, { weight, weightSq, noise: this.noise });
@@ -212,6 +222,7 @@ export class ConvNode extends MomentNode {
     return result;
   }
   backward(gradient: RowsGradient): void {
+    if (this.fromInput) return this.fromInput.backward(gradient);
     const result = transitions.affineMomentsBackward(gradient.dMean, gradient.dVar, this.saved);
     if (this.kernel.grad)
       transitions.accumulateInto(this.kernel.grad, transitions.convTransitionBackward(result.dWeight, result.dWeightSq ?? null, this.kernel.value));
@@ -257,5 +268,63 @@ export class IdentityNode extends MomentNode {
   }
   backward(gradient: RowsGradient): void {
     this.input.backward(transitions.identityMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+  }
+}
+
+/**
+ * The start of a chain: one row [1, D] of an input's running mean and variances, carrying its
+ * covariance to the first map. No gradient flows into the statistics (they are running estimates).
+ */
+export class InputNode extends MomentNode {
+  constructor(readonly statistics: InputStatistics) {
+    super();
+  }
+  version(): string {
+    return `input(${this.statistics.id}:${this.statistics.observeCount})`;
+  }
+  protected compute(): MomentRows {
+    if (this.statistics.observeCount === 0) throw new Error('input: observe(x) at least one batch before the first linked forward');
+    return { mean: this.statistics.mean, var: this.statistics.var };
+  }
+  backward(): void {}
+}
+
+/**
+ * The first map of a chain that starts at an input node: m_o = w_o . mu, u_o = w_o^T Sigma w_o +
+ * noise with the node's covariance (exact for a linear map of correlated inputs; KN-SPEC 3b), and
+ * the gradient dW_o = dm_o mu^T + 2 du_o (Sigma w_o)^T into the tied weight. A convolution's kernel
+ * [Cout, Cin, kh, kw] is the weight [Cout, Cin*kh*kw] over the patch vectors the statistics observed.
+ */
+class InputMap {
+  private saved: unknown;
+  private readonly weightShape: [number, number];
+  constructor(readonly input: InputNode, readonly weight: TiedWeight, readonly noise: number | undefined, kind: 'affine' | 'conv') {
+    const { statistics } = input;
+    const shape = weight.value.shape;
+    if (kind === 'affine') {
+      if (statistics.patch) throw rangeError('input', 'statistics over convolution patches feed moments.conv, not moments.affine');
+      if (shape.length !== 2 || shape[1] !== statistics.features)
+        throw rangeError('weight', `expected [Cout, ${statistics.features}] (the input's features), got [${shape.join(', ')}]`);
+    } else {
+      const patch = statistics.patch;
+      if (!patch) throw rangeError('input', 'a convolution needs statistics over its patches (new InputStatistics(shape, { patch }))');
+      const expected = [patch.channels, ...patch.kernel];
+      if (shape.length !== 4 || expected.some((size, i) => shape[i + 1] !== size))
+        throw rangeError('kernel', `expected [Cout, ${expected.join(', ')}] (the observed patches), got [${shape.join(', ')}]`);
+    }
+    this.weightShape = [shape[0], statistics.features];
+  }
+  compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const result = covariance.quadraticMoments(rows.mean, this.input.statistics.covariance(), {
+      weight: this.weight.value.view(this.weightShape),
+      noise: this.noise,
+    });
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    const result = covariance.quadraticMomentsBackward(gradient.dMean, gradient.dVar, this.saved);
+    if (this.weight.grad) transitions.accumulateInto(this.weight.grad, result.dWeight);
   }
 }

@@ -41,6 +41,12 @@ export interface LayerGradients {
   gain: Tensor;
 }
 
+/** One row [1, C] (a chain from an input node) is a per-channel prior: it broadcasts over the ghost batches. */
+function perChannelWhenOneRow(rows: MomentRows): { mean: Tensor; var: Tensor } {
+  if (rows.mean.shape[0] !== 1) return { mean: rows.mean, var: rows.var };
+  return { mean: rows.mean.view([rows.mean.size]), var: rows.var.view([rows.var.size]) };
+}
+
 /** Gradients that linked layers send back before this layer's own backward runs. */
 interface Pending {
   posterior: { dMean: Tensor; dVar: Tensor } | null;
@@ -72,6 +78,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
   private readonly outputs = new OutputCache();
   private priorNode: MomentNode | null = null;
   private usedPriorNode = false;
+  private linkedShape: readonly number[] | null = null;
   private lastPosterior: MomentRows | null = null;
   private pending: Pending = { posterior: null, gamma: null, beta: null };
 
@@ -149,6 +156,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
     if (!(x instanceof Tensor)) throw typeError('x', 'a Tensor', x);
     this.usedPriorNode = inputs.prior === undefined && this.priorNode !== null && this.training;
     const linked = this.usedPriorNode ? this.priorNode!.evaluate() : null;
+    this.linkedShape = linked?.mean.shape ?? null;
     const result = this.run(x, {
       training: this.training,
       eps: this.options.eps,
@@ -158,7 +166,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
       gain: this.gain,
       gamma: this.gamma ?? undefined,
       beta: this.beta ?? undefined,
-      prior: linked ? { mean: linked.mean, var: linked.var } : inputs.prior,
+      prior: linked ? perChannelWhenOneRow(linked) : inputs.prior,
       residual: inputs.residual,
       out: { y: this.outputs.get('y', x), saved: this.saved ?? undefined },
     });
@@ -189,8 +197,10 @@ export abstract class NormalizationLayer implements NormalizedSource {
     if (this.pending.gamma && this.grad.gamma) accumulateInto(this.grad.gamma, this.pending.gamma);
     if (this.pending.beta && this.grad.beta) accumulateInto(this.grad.beta, this.pending.beta);
     this.pending = { posterior: null, gamma: null, beta: null };
-    if (this.usedPriorNode && gradients.dPriorMean)
-      this.priorNode!.backward({ dMean: gradients.dPriorMean, dVar: gradients.dPriorVar ?? null });
+    if (this.usedPriorNode && gradients.dPriorMean) {
+      const shape = this.linkedShape!;
+      this.priorNode!.backward({ dMean: gradients.dPriorMean.view(shape), dVar: gradients.dPriorVar?.view(shape) ?? null });
+    }
     return gradients;
   }
 

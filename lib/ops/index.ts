@@ -1,5 +1,6 @@
 import { groupKalmanNorm, groupKalmanNormBackward } from './group-kalman-norm';
 import { kalmanNorm, kalmanNormBackward } from './kalman-norm';
+import * as covariance from './covariance';
 import * as transitions from './transitions';
 
 /** The functional API. */
@@ -24,7 +25,10 @@ export const ops = {
   identityMomentsBackward: transitions.identityMomentsBackward,
   normalizeMoments: transitions.normalizeMoments,
   normalizeMomentsBackward: transitions.normalizeMomentsBackward,
+  quadraticMoments: covariance.quadraticMoments,
+  quadraticMomentsBackward: covariance.quadraticMomentsBackward,
 };
+export type { Covariance, QuadraticGradients, QuadraticOptions } from './covariance';
 export type { AffineGradients, AffineOptions, MomentRows, MomentRowsGradient, NormalizeMomentsOptions } from './transitions';
 export type { PoolOptions } from './transitions';
 

@@ -15,7 +15,7 @@ export interface MomentRows {
 }
 
 /** [rows, columns] of a rank-2 float32 tensor. */
-function matrix(name: string, value: unknown, device?: CallDevice): [number, number] {
+export function matrix(name: string, value: unknown, device?: CallDevice): [number, number] {
   const tensor = checkTensor(name, value);
   if (tensor.shape.length !== 2) throw rangeError(name, `expected a matrix [rows, columns], got shape [${tensor.shape.join(', ')}]`);
   if (tensor.dtype !== 'float32') throw rangeError(name, `expected float32, got '${tensor.dtype}'`);
@@ -23,7 +23,7 @@ function matrix(name: string, value: unknown, device?: CallDevice): [number, num
   return [tensor.shape[0], tensor.shape[1]];
 }
 
-function sameShape(name: string, value: unknown, shape: readonly number[], device: CallDevice): Tensor {
+export function sameShape(name: string, value: unknown, shape: readonly number[], device: CallDevice): Tensor {
   const [rows, columns] = matrix(name, value, device);
   if (rows !== shape[0] || columns !== shape[1]) throw rangeError(name, `expected shape [${shape.join(', ')}], got [${rows}, ${columns}]`);
   return value as Tensor;
@@ -47,18 +47,18 @@ function momentRows(name: string, value: unknown): CheckedRows {
 }
 
 /** An optional incoming gradient shaped like an output. */
-function gradient(name: string, value: unknown, shape: readonly number[], device: CallDevice): Memory | null {
+export function gradient(name: string, value: unknown, shape: readonly number[], device: CallDevice): Memory | null {
   if (value === null || value === undefined) return null;
   return sameShape(name, value, shape, device).memory();
 }
 
 /** A noise (>= 0): a number or one per column. */
-interface Noise {
+export interface Noise {
   vector: Vector;
   spread: 'scalar' | 'column';
 }
 
-function checkNoise(value: unknown, columns: number, device: CallDevice): Noise | null {
+export function checkNoise(value: unknown, columns: number, device: CallDevice): Noise | null {
   if (value === undefined) return null;
   if (typeof value === 'number') {
     checkNumber('noise', value, (v) => v >= 0, 'a number >= 0');

@@ -8,6 +8,7 @@
  * references; it shares no code with lib/ or csrc/.
  */
 import { ReferenceInput, geometryOf, referenceForward, unitStatistics } from './kalman-norm-reference';
+import { quadraticReference } from './covariance-reference';
 import { Moments, affineReference, normalizeReference, reluReference } from './transition-reference';
 
 export interface ChainLayerParameters {
@@ -24,12 +25,14 @@ export interface ChainInput {
   layers: ChainLayerParameters[];
   eps: number;
   guard: number;
+  /** An input node's mean [D0] and covariance [D0 * D0]: the first layer's prior through its weight (KN-SPEC 3a, 3b). */
+  inputStatistics?: { mean: Float64Array; covariance: Float64Array };
 }
 
 export interface ChainLayerOutput {
   h: Float64Array; // the KN layer's input [N, C]
   y: Float64Array; // its output [N, C]
-  prior?: Moments; // absent for the first layer
+  prior?: Moments; // absent for the first layer, unless the chain starts at input statistics
   posterior: Moments; // [1, C]
   guardFired: boolean;
   guardRatio: number; // r = mean over channels of u / (s2 + eps); 0 without a prior
@@ -58,6 +61,13 @@ function linkedPrior(previous: ChainLayerOutput, previousParameters: ChainLayerP
   return affineReference(reluReference(normalized), { weight });
 }
 
+/** The first layer's prior: the input statistics through its weight, or none. */
+function inputPrior(input: ChainInput, weight: Float64Array, channels: number): Moments | undefined {
+  if (!input.inputStatistics) return undefined;
+  const { mean, covariance } = input.inputStatistics;
+  return { rows: 1, columns: channels, ...quadraticReference({ mean, covariance, weight }) };
+}
+
 function guardRatio(input: ReferenceInput): number {
   const statistics = unitStatistics(input, geometryOf(input));
   if (!statistics.priorVar) return 0;
@@ -74,7 +84,7 @@ export function chainForward(input: ChainInput): ChainLayerOutput[] {
   input.layers.forEach((parameters, k) => {
     const channels = widths[k + 1];
     const h = linear(activation, parameters.weight, batch, widths[k], channels);
-    const prior = k === 0 ? undefined : linkedPrior(outputs[k - 1], input.layers[k - 1], parameters.weight, eps);
+    const prior = k > 0 ? linkedPrior(outputs[k - 1], input.layers[k - 1], parameters.weight, eps) : inputPrior(input, parameters.weight, channels);
     const layerInput: ReferenceInput = {
       kind: 'kn',
       x: h,
