@@ -13,7 +13,8 @@ import { Relu, reluForward } from '../scripts/train/nn/relu';
 import { Sgd } from '../scripts/train/nn/sgd';
 import { softmaxCrossEntropy } from '../scripts/train/nn/softmax-cross-entropy';
 import { CLASSES, PIXELS, gather, loadDigits } from '../scripts/train/data';
-import { METHODS, buildMlp } from '../scripts/train/models';
+import { METHODS } from '../scripts/train/methods';
+import { Network, buildConvnet, buildMlp } from '../scripts/train/models';
 import { backward, forward } from '../scripts/train/train';
 import { assertClose } from './util/assert-close';
 import { centralDifference } from './util/finite-difference';
@@ -179,19 +180,30 @@ describe('training smoke test', () => {
     for (const split of [data.train, data.test]) expect(new Set(split.labels).size).to.equal(CLASSES);
   });
 
-  for (const method of METHODS)
-    it(`20 steps of the ${method} MLP lower the loss on a fixed batch`, () => {
-      const network = buildMlp(method, SEED, 32, 4);
-      const sgd = new Sgd(network.parameters, { momentum: 0.9, weightDecay: 0 });
-      const dLogits = new Float32Array(batch * CLASSES);
-      const losses: number[] = [];
-      for (let step = 0; step < 20; ++step) {
-        sgd.zeroGrad();
-        losses.push(softmaxCrossEntropy(forward(network, images, batch), labels, CLASSES, dLogits).loss);
-        backward(network, dLogits);
-        sgd.step(0.02);
-      }
+  /** 20 SGD steps on the fixed batch; the losses. */
+  function train(network: Network, rate: number): number[] {
+    const sgd = new Sgd(network.parameters, { momentum: 0.9, weightDecay: 0 });
+    const dLogits = new Float32Array(batch * CLASSES);
+    const losses: number[] = [];
+    for (let step = 0; step < 20; ++step) {
+      sgd.zeroGrad();
+      losses.push(softmaxCrossEntropy(forward(network, images, batch), labels, CLASSES, dLogits).loss);
+      backward(network, dLogits);
+      sgd.step(rate);
+    }
+    return losses;
+  }
+
+  for (const method of METHODS) {
+    it(`20 steps of the ${method.label} MLP lower the loss on a fixed batch`, () => {
+      const losses = train(buildMlp(method, SEED, 32, 4), 0.02);
       expect(losses.every(Number.isFinite), losses.join(', ')).to.equal(true);
       expect(losses[19], losses.map((l) => l.toFixed(3)).join(', ')).to.be.below(0.5 * losses[0]);
     });
+    it(`20 steps of the ${method.label} convnet lower the loss on a fixed batch`, () => {
+      const losses = train(buildConvnet(method, SEED), 0.02);
+      expect(losses.every(Number.isFinite), losses.join(', ')).to.equal(true);
+      expect(losses[19], losses.map((l) => l.toFixed(3)).join(', ')).to.be.below(0.5 * losses[0]);
+    });
+  }
 });

@@ -1,29 +1,40 @@
-// The two networks, each built four ways with the same initialization (same seed, and the
-// normalization layers draw no random numbers):
+// The two networks, built for one normalization method (methods.ts) with the same initialization
+// (same seed; the normalization layers and input nodes draw no random numbers):
 //   BN  - KalmanNorm without a prior, which is exactly batch normalization;
-//   KN  - KalmanNorm, the second layer's prior linked from the first through linkFeedForward
-//         (relu, then the next linear map or convolution, whose weight is tied so the statistics
-//         path's gradient is added into it);
+//   KN  - KalmanNorm whose priors come from the statistics graph: layer 1's from an input node
+//         (running estimates of the images, or of the 3x3 patches the first convolution sees)
+//         through the first weight, layer 2's from layer 1's posterior through relu (and, in the
+//         convnet, the max pool) and the second weight; every weight in a link is tied, so the
+//         statistics path's gradient is added into it;
 //   GN  - GroupKalmanNorm without a prior, exactly group normalization;
-//   GKN - GroupKalmanNorm, the second layer's prior linked from the first layer's posterior
-//         (its [samples, groups] rows) through moments.identity with process noise.
+//   GKN - GroupKalmanNorm, layer 2's prior linked from layer 1's posterior (its [samples, groups]
+//         rows) through moments.identity with process noise.
 // Why GKN's link is the identity: normalized() needs per-channel columns and a GKN posterior has
 // one column per group, so the package's relu/affine nodes do not apply to it. Both layers have
 // the same number of groups, so each sample's group statistics in layer 1 are the prediction for
 // its group statistics in layer 2 (a random-walk model across depth), the process noise says how
 // far they may drift, and a fixed gain of 0.9 keeps mostly the sample's own statistics.
-import { GroupKalmanNorm, KalmanNorm, NormalizationLayer, linkFeedForward, moments } from '../../lib';
+import {
+  GroupKalmanNorm,
+  InputStatistics,
+  KalmanNorm,
+  MomentNode,
+  NormalizationLayer,
+  TiedWeight,
+  activationOf,
+  moments,
+} from '../../lib';
 import { CLASSES, IMAGE_SIZE, PIXELS } from './data';
+import { MethodSpec } from './methods';
 import { Conv2d } from './nn/conv2d';
 import { Linear } from './nn/linear';
 import { MaxPool2 } from './nn/max-pool';
 import { Norm } from './nn/norm';
+import { Observe } from './nn/observe';
 import { Module, Parameter } from './nn/parameter';
 import { Flatten, Relu } from './nn/relu';
 import { makeRandom } from './random';
 
-export const METHODS = ['BN', 'KN', 'GN', 'GKN'] as const;
-export type Method = (typeof METHODS)[number];
 export const MODELS = ['mlp', 'convnet'] as const;
 export type ModelName = (typeof MODELS)[number];
 
@@ -37,6 +48,13 @@ const GKN_PROCESS_NOISE = 0.5;
  * never trained (chance accuracy); 0.5 trained, 0.9 better. Overridable with KN_GKN_GAIN.
  */
 const GKN_GAIN = Number(process.env.KN_GKN_GAIN ?? 0.9);
+/**
+ * Weight of each batch in an input node's running estimates. The images' distribution does not
+ * change, so a slow average (about 100 batches) keeps the micro-batch noise out; the activations
+ * that a carried covariance watches change with the weights and need a faster one.
+ */
+const INPUT_MOMENTUM = 0.01;
+const CARRIED_MOMENTUM = 0.05;
 
 export interface Network {
   modules: Module[];
@@ -45,63 +63,123 @@ export interface Network {
   inputShape: number[];
 }
 
-function norm(method: Method, channels: number, groups: number): NormalizationLayer {
-  return method === 'BN' || method === 'KN' ? new KalmanNorm(channels) : new GroupKalmanNorm(channels, groups, method === 'GKN' ? { gain: GKN_GAIN } : {});
+function norm(method: MethodSpec, channels: number, groups: number): NormalizationLayer {
+  if (method.family === 'gn') return new GroupKalmanNorm(channels, groups, method.chain ? { gain: GKN_GAIN } : {});
+  return new KalmanNorm(channels, { guardStatistic: method.guardStatistic });
+}
+
+/** A first map as a link needs it: a linear weight, or a 3x3 'same' convolution of an image. */
+type FirstMap = { kind: 'linear'; weight: Parameter; features: number[] } | { kind: 'conv'; weight: Parameter; image: number[] };
+
+function through(input: MomentNode, map: FirstMap): MomentNode {
+  const weight: TiedWeight = map.weight.tied();
+  return map.kind === 'conv' ? moments.conv(input, weight) : moments.affine(input, weight);
 }
 
 /**
- * Links layer 2's prior from layer 1 for KN and GKN (see the top of this file); returns whether
- * layer 2's gain is learned. GKN's is not: the identity link's prediction is off by the change
- * of scale between the layers, which makes the gain's gradient (it grows with s2 - u) large
- * enough to throw the gain across [0, 1] from one step to the next, and the convnet's GKN run
- * then collapsed to chance (KN_GKN_LEARN_GAIN=1 brings the learning back).
+ * An input node for the input of `map` (KN-SPEC 3a), as the module that observes it in training
+ * and the node that carries it through the map; null when the method has none.
  */
-function link(method: Method, first: NormalizationLayer, second: NormalizationLayer, weight: Parameter, kind: 'linear' | 'conv'): boolean {
-  if (method === 'KN') {
-    linkFeedForward([first, second], [weight.tied()], kind);
-    return true;
-  }
-  if (method === 'GKN') {
-    second.linkPrior(moments.identity(moments.posterior(first), GKN_PROCESS_NOISE));
-    return process.env.KN_GKN_LEARN_GAIN === '1';
-  }
-  return false;
+function inputNode(covariance: MethodSpec['input'], map: FirstMap, momentum: number): { observe: Observe; prior: MomentNode } | null {
+  if (covariance === null) return null;
+  const statistics =
+    map.kind === 'conv'
+      ? new InputStatistics(map.image, { covariance, momentum, patch: { kernel: 3, padding: 1 } })
+      : new InputStatistics(map.features, { covariance, momentum });
+  return { observe: new Observe(statistics), prior: through(moments.input(statistics), map) };
 }
 
-function network(modules: Module[], inputShape: number[]): Network {
-  return { modules, parameters: modules.flatMap((m) => m.parameters), inputShape };
+/** What links add to a model: layer 1's observer (before the first map), layer 2's (before the second). */
+interface Links {
+  observeFirst: Observe | null;
+  observeSecond: Observe | null;
+  /** Whether each layer has a prior, so its gain is learned. GKN's is not (see link()). */
+  learnGain: [boolean, boolean];
+}
+
+/**
+ * Links the two layers' priors for `method`. GKN's gain is not learned: the identity link's
+ * prediction is off by the change of scale between the layers, which makes the gain's gradient
+ * (it grows with s2 - u) large enough to throw the gain across [0, 1] from one step to the next,
+ * and the convnet's GKN run then collapsed to chance (KN_GKN_LEARN_GAIN=1 brings it back).
+ */
+function link(method: MethodSpec, layers: [NormalizationLayer, NormalizationLayer], first: FirstMap, second: FirstMap, poolBetween: boolean): Links {
+  const [n1, n2] = layers;
+  const links: Links = { observeFirst: null, observeSecond: null, learnGain: [false, false] };
+  if (method.family === 'gn') {
+    if (method.chain) n2.linkPrior(moments.identity(moments.posterior(n1), GKN_PROCESS_NOISE));
+    links.learnGain[1] = method.chain && process.env.KN_GKN_LEARN_GAIN === '1';
+    return links;
+  }
+  const input = inputNode(method.input, first, INPUT_MOMENTUM);
+  if (input) {
+    n1.linkPrior(input.prior);
+    links.observeFirst = input.observe;
+    links.learnGain[0] = true;
+  }
+  if (method.carried) {
+    const carried = inputNode('full', second, CARRIED_MOMENTUM)!;
+    n2.linkPrior(carried.prior);
+    links.observeSecond = carried.observe;
+    links.learnGain[1] = true;
+  } else if (method.chain) {
+    // relu(maxPool(z)) = maxPool(relu(z)), and the pool's moments are the more accurate on z.
+    const pooled = poolBetween && method.pooling ? moments.relu(moments.maxPool(moments.normalized(n1), { taps: 4 })) : activationOf(n1);
+    n2.linkPrior(through(pooled, second));
+    links.learnGain[1] = true;
+  }
+  return links;
+}
+
+function network(modules: (Module | null)[], inputShape: number[]): Network {
+  const present = modules.filter((m): m is Module => m !== null);
+  return { modules: present, parameters: present.flatMap((m) => m.parameters), inputShape };
 }
 
 /** 784 - 128 - norm - relu - 128 - norm - relu - 10; 8 groups of 16 for GN / GKN. */
-export function buildMlp(method: Method, seed: number, hidden = 128, groups = 8): Network {
+export function buildMlp(method: MethodSpec, seed: number, hidden = 128, groups = 8): Network {
   const normal = makeRandom(seed).normal;
   const linear1 = new Linear(PIXELS, hidden, normal, false);
   const linear2 = new Linear(hidden, hidden, normal, false);
   const head = new Linear(hidden, CLASSES, normal, true);
-  const [n1, n2] = [norm(method, hidden, groups), norm(method, hidden, groups)];
-  const linked = link(method, n1, n2, linear2.weight, 'linear');
+  const layers: [NormalizationLayer, NormalizationLayer] = [norm(method, hidden, groups), norm(method, hidden, groups)];
+  const links = link(
+    method, layers,
+    { kind: 'linear', weight: linear1.weight, features: [PIXELS] },
+    { kind: 'linear', weight: linear2.weight, features: [hidden] },
+    false,
+  );
   return network(
-    [linear1, new Norm(n1, false), new Relu(), linear2, new Norm(n2, linked), new Relu(), head],
+    [
+      links.observeFirst, linear1, new Norm(layers[0], links.learnGain[0]), new Relu(),
+      links.observeSecond, linear2, new Norm(layers[1], links.learnGain[1]), new Relu(), head,
+    ],
     [PIXELS],
   );
 }
 
 /** conv3x3(1->8) - norm - relu - pool - conv3x3(8->16) - norm - relu - pool - linear(784->10); 4 groups. */
-export function buildConvnet(method: Method, seed: number, groups = 4): Network {
+export function buildConvnet(method: MethodSpec, seed: number, groups = 4): Network {
   const normal = makeRandom(seed).normal;
   const conv1 = new Conv2d(1, 8, 3, normal);
   const conv2 = new Conv2d(8, 16, 3, normal);
   const head = new Linear(16 * (IMAGE_SIZE / 4) ** 2, CLASSES, normal, true);
-  const [n1, n2] = [norm(method, 8, groups), norm(method, 16, groups)];
-  // KN's link models relu and conv2 in closed form; the max pool between them is not modeled
-  // (the link ignores it), which the learned gain can compensate for.
-  const linked = link(method, n1, n2, conv2.kernel, 'conv');
+  const layers: [NormalizationLayer, NormalizationLayer] = [norm(method, 8, groups), norm(method, 16, groups)];
+  const links = link(
+    method, layers,
+    { kind: 'conv', weight: conv1.kernel, image: [1, IMAGE_SIZE, IMAGE_SIZE] },
+    { kind: 'conv', weight: conv2.kernel, image: [8, IMAGE_SIZE / 2, IMAGE_SIZE / 2] },
+    true,
+  );
   return network(
-    [conv1, new Norm(n1, false), new Relu(), new MaxPool2(), conv2, new Norm(n2, linked), new Relu(), new MaxPool2(), new Flatten(), head],
+    [
+      links.observeFirst, conv1, new Norm(layers[0], links.learnGain[0]), new Relu(), new MaxPool2(),
+      links.observeSecond, conv2, new Norm(layers[1], links.learnGain[1]), new Relu(), new MaxPool2(), new Flatten(), head,
+    ],
     [1, IMAGE_SIZE, IMAGE_SIZE],
   );
 }
 
-export function buildModel(name: ModelName, method: Method, seed: number): Network {
+export function buildModel(name: ModelName, method: MethodSpec, seed: number): Network {
   return name === 'mlp' ? buildMlp(method, seed) : buildConvnet(method, seed);
 }

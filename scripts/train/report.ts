@@ -9,22 +9,68 @@ import { Point, RunResult } from './train';
  * TypeScript's CommonJS output would otherwise turn into require(). */
 const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<any>;
 
-export function summaryRows(results: RunResult[]): Record<string, string | number>[] {
-  return results.map(({ config, points, seconds, diverged }) => {
-    const last = points[points.length - 1];
-    const best = Math.max(...points.map((p) => p.testAccuracy));
-    return {
-      model: config.model,
-      method: config.method,
-      batch: config.batch,
-      steps: last.step,
-      'test acc %': diverged ? 'diverged' : (100 * last.testAccuracy).toFixed(2),
-      'best acc %': (100 * best).toFixed(2),
-      'test loss': last.testLoss.toFixed(4),
-      'train loss': last.trainLoss.toFixed(4),
-      'wall s': seconds.toFixed(1),
-    };
-  });
+/** Final test accuracy of every (model, batch, method) over its seeds. */
+export interface Summary {
+  model: string;
+  batch: number;
+  method: string;
+  /** Final test accuracy (%) per seed; a diverged run counts as chance (10%). */
+  accuracies: number[];
+  diverged: number;
+  mean: number;
+  sd: number;
+}
+
+/** Sample standard deviation (n - 1); 0 for a single value. */
+function standardDeviation(values: number[], mean: number): number {
+  if (values.length < 2) return 0;
+  return Math.sqrt(values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (values.length - 1));
+}
+
+export function summarize(results: RunResult[]): Summary[] {
+  const groups = new Map<string, Summary>();
+  for (const { config, points, diverged } of results) {
+    const key = `${config.model}|${config.batch}|${config.method.label}`;
+    if (!groups.has(key)) groups.set(key, { model: config.model, batch: config.batch, method: config.method.label, accuracies: [], diverged: 0, mean: 0, sd: 0 });
+    const group = groups.get(key)!;
+    group.accuracies.push(diverged ? 10 : 100 * points[points.length - 1].testAccuracy);
+    group.diverged += diverged ? 1 : 0;
+  }
+  for (const group of groups.values()) {
+    group.mean = group.accuracies.reduce((a, b) => a + b, 0) / group.accuracies.length;
+    group.sd = standardDeviation(group.accuracies, group.mean);
+  }
+  return [...groups.values()];
+}
+
+/** "mean ± sd" (or the single value), with the number of diverged runs. */
+function cell(summary: Summary | undefined): string {
+  if (!summary) return '-';
+  const text = summary.accuracies.length > 1 ? `${summary.mean.toFixed(1)} ± ${summary.sd.toFixed(1)}` : summary.mean.toFixed(2);
+  return summary.diverged > 0 ? `${text} (${summary.diverged} diverged)` : text;
+}
+
+/** One row per (model, batch), one column per method: final test accuracy (%), mean ± sd over seeds. */
+export function accuracyRows(summaries: Summary[], methods: string[]): Record<string, string | number>[] {
+  const rows: Record<string, string | number>[] = [];
+  const keys = [...new Set(summaries.map((s) => `${s.model}|${s.batch}`))];
+  for (const key of keys) {
+    const [model, batch] = key.split('|');
+    const row: Record<string, string | number> = { model, batch };
+    const seeds = Math.max(...summaries.filter((s) => `${s.model}|${s.batch}` === key).map((s) => s.accuracies.length));
+    row.seeds = seeds;
+    for (const method of methods) row[method] = cell(summaries.find((s) => `${s.model}|${s.batch}|${s.method}` === `${key}|${method}`));
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** The same rows as a Markdown table. */
+export function markdownTable(rows: Record<string, string | number>[]): string {
+  if (rows.length === 0) return '';
+  const columns = Object.keys(rows[0]);
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(columns), line(columns.map((_, i) => (i < 1 ? '---' : '---:'))), ...rows.map((r) => line(columns.map((c) => r[c])))].join('\n');
 }
 
 /** A fixed-width table (console.table adds an index column and quotes strings). */
@@ -40,6 +86,11 @@ export function formatTable(rows: Record<string, string | number>[]): string {
 export async function writeChart(points: Point[], file: string, title: string): Promise<void> {
   const vega = await importModule('vega');
   const vegaLite = await importModule('vega-lite');
+  const methods = [...new Set(points.map((p) => p.method))];
+  const encoding = {
+    x: { field: 'samples', type: 'quantitative', title: 'training samples seen' },
+    color: { field: 'method', type: 'nominal', sort: methods, title: 'method' },
+  };
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -48,13 +99,18 @@ export async function writeChart(points: Point[], file: string, title: string): 
     spec: {
       width: 320,
       height: 220,
-      mark: { type: 'line', point: true },
-      encoding: {
-        x: { field: 'samples', type: 'quantitative', title: 'training samples seen' },
-        y: { field: 'testAccuracy', type: 'quantitative', title: 'test accuracy (%)', scale: { domain: [0, 100] } },
-        color: { field: 'method', type: 'nominal', sort: ['BN', 'KN', 'GN', 'GKN'], title: 'method' },
-        strokeDash: { field: 'method', type: 'nominal', sort: ['BN', 'KN', 'GN', 'GKN'], title: 'method' },
-      },
+      // The mean over seeds, and a band of one standard deviation where there are several seeds.
+      layer: [
+        { mark: { type: 'errorband', extent: 'stdev', opacity: 0.15 }, encoding: { ...encoding, y: { field: 'testAccuracy', type: 'quantitative', title: 'test accuracy (%)' } } },
+        {
+          mark: { type: 'line', point: true },
+          encoding: {
+            ...encoding,
+            y: { aggregate: 'mean', field: 'testAccuracy', type: 'quantitative', title: 'test accuracy (%)', scale: { domain: [0, 100] } },
+            strokeDash: { field: 'method', type: 'nominal', sort: methods, title: 'method' },
+          },
+        },
+      ],
     },
     resolve: { scale: { x: 'independent' } },
   };
@@ -67,6 +123,6 @@ export async function writeChart(points: Point[], file: string, title: string): 
 
 export function writeJson(results: RunResult[], file: string, meta: Record<string, unknown>): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const runs = results.map(({ config, seconds, diverged }) => ({ ...config, seconds, diverged }));
+  const runs = results.map(({ config, seconds, diverged }) => ({ ...config, method: config.method.label, seconds, diverged }));
   fs.writeFileSync(file, JSON.stringify({ ...meta, runs, points: results.flatMap((r) => r.points) }, null, 1));
 }

@@ -1,14 +1,15 @@
 // One training run: a model, a method and a batch size; seeded data order and initialization, SGD
 // with momentum on a cosine schedule, and evaluation on the held-out split every `evalEvery` steps.
 import { CLASSES, PIXELS, Split, gather } from './data';
-import { Method, ModelName, Network, buildModel } from './models';
+import { MethodSpec } from './methods';
+import { ModelName, Network, buildModel } from './models';
 import { softmaxCrossEntropy } from './nn/softmax-cross-entropy';
 import { Sgd } from './nn/sgd';
 import { makeRandom, shuffle } from './random';
 
 export interface RunConfig {
   model: ModelName;
-  method: Method;
+  method: MethodSpec;
   batch: number;
   steps: number;
   evalEvery: number;
@@ -21,8 +22,10 @@ export interface RunConfig {
 /** One measurement on the held-out split. */
 export interface Point {
   model: ModelName;
-  method: Method;
+  /** The method's label. */
+  method: string;
   batch: number;
+  seed: number;
   step: number;
   /** Training samples seen so far. */
   samples: number;
@@ -83,7 +86,7 @@ export function run(config: RunConfig, data: { train: Split; test: Split }, onSt
   const started = process.hrtime.bigint();
   const network = buildModel(config.model, config.method, config.seed);
   const optimizer = new Sgd(network.parameters, { momentum: config.momentum, weightDecay: config.weightDecay });
-  // The data order depends on the seed only, so all four methods see the same batches.
+  // The data order depends on the seed only, so every method sees the same batches.
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   const random = makeRandom(config.seed + 1);
   shuffle(order, random);
@@ -95,7 +98,7 @@ export function run(config: RunConfig, data: { train: Split; test: Split }, onSt
   const points: Point[] = [];
   const measure = (step: number, trainLoss: number): Point => {
     const { loss, accuracy } = evaluate(network, data.test);
-    const point = { model: config.model, method: config.method, batch: config.batch, step, samples: step * config.batch, trainLoss, testLoss: loss, testAccuracy: accuracy };
+    const point = { model: config.model, method: config.method.label, batch: config.batch, seed: config.seed, step, samples: step * config.batch, trainLoss, testLoss: loss, testAccuracy: accuracy };
     points.push(point);
     return point;
   };
