@@ -37,8 +37,10 @@ export const METHODS: readonly MethodSpec[] = [
   { id: 'kn-guard', label: 'KN: guard only', ...KN_GUARD_ONLY },
   { id: 'kn-input-diagonal', label: 'KN: + input node (diagonal)', ...KN_GUARD_ONLY, input: 'diagonal' },
   { id: 'kn-input-covariance', label: 'KN: + input covariance', ...KN_GUARD_ONLY, input: 'full' },
+  { id: 'kn-input-rank', label: 'KN: + input covariance (rank 40)', ...KN_GUARD_ONLY, input: { rank: 40 } },
   { id: 'kn-carried', label: 'KN: + covariance carried further', ...KN_GUARD_ONLY, input: 'diagonal', chain: false, carried: true },
   { id: 'kn-pooling', label: 'KN: + pooling transition', ...KN_GUARD_ONLY, pooling: true },
+  { id: 'kn-input-pooling', label: 'KN: + input node (diagonal) + pooling', ...KN_GUARD_ONLY, input: 'diagonal', pooling: true },
 ];
 
 export const MAIN_METHODS = ['bn', 'kn-official', 'kn', 'gn', 'gkn'];
