@@ -23,7 +23,11 @@ export interface PatchOptions {
 export interface InputStatisticsOptions {
   /** Default 'full'. */
   covariance?: CovarianceOption;
-  /** The weight of each new batch in the running estimates. Default 0.1. */
+  /**
+   * The weight of each new batch in the running estimates. Default 0.01: the input's distribution
+   * is stationary, and at micro-batch a covariance averaged over ~10 batches of 2 is noisier than
+   * the diagonal alone (docs/LINKED-LAYERS.md).
+   */
   momentum?: number;
   /** Statistics over a convolution's patch vectors (featureShape [Cin, H, W]); without it, over the whole sample. */
   patch?: PatchOptions;
@@ -105,7 +109,7 @@ export class InputStatistics {
     this.patch = options.patch === undefined ? null : { channels: g.channels, kernel: [g.kernelH, g.kernelW] };
     const { kind, rank } = covarianceKind(options.covariance ?? 'full', this.features);
     this.kind = kind;
-    this.momentum = checkNumber('momentum', options.momentum ?? 0.1, (m) => m > 0 && m <= 1, 'a number in (0, 1]');
+    this.momentum = checkNumber('momentum', options.momentum ?? 0.01, (m) => m > 0 && m <= 1, 'a number in (0, 1]');
     this.device = checkOneOf('device', options.device ?? 'cpu', ['cpu', 'cuda'] as const);
     const zeros = (shape: number[]) => Tensor.zeros(shape, { device: this.device });
     const d = this.features;

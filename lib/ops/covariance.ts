@@ -11,7 +11,8 @@ import { Noise, checkNoise, gradient, matrix, sameShape } from './transitions';
 
 /**
  * An input covariance over D features: the full matrix, only its diagonal, or a low-rank factor
- * plus a diagonal, Sigma = L L^T + diag(d) (memory and time linear in D).
+ * plus a diagonal, Sigma = L L^T + diag(d) (memory and time linear in D). A full matrix must be
+ * symmetric (the gradient 2 Sigma w assumes it; InputStatistics' always is).
  */
 export type Covariance =
   | { kind: 'full'; matrix: Tensor }
