@@ -82,6 +82,9 @@ function through(input: MomentNode, map: FirstMap): MomentNode {
  */
 function inputNode(covariance: MethodSpec['input'], map: FirstMap, momentum: number): { observe: Observe; prior: MomentNode } | null {
   if (covariance === null) return null;
+  // A rank at or above the number of features is the full covariance (the convnet's 3x3 patches).
+  const features = map.kind === 'conv' ? map.image[0] * 9 : map.features.reduce((a, b) => a * b, 1);
+  if (typeof covariance === 'object' && covariance.rank >= features) covariance = 'full';
   const statistics =
     map.kind === 'conv'
       ? new InputStatistics(map.image, { covariance, momentum, patch: { kernel: 3, padding: 1 } })
