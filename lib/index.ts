@@ -30,8 +30,8 @@ export type { LayerForwardInputs, LayerGradients, LayerOptions } from './layers/
 export { threadCount } from './runtime';
 export { MomentNode } from './layers/moment-graph';
 export type { RowsGradient, TiedWeight } from './layers/moment-graph';
-export { activationOf, linkFeedForward, linkResNetBasicBlock, moments } from './layers/links';
-export type { BasicBlock } from './layers/links';
+export { activationOf, linkFeedForward, linkResNetBasicBlock, linkStack, moments } from './layers/links';
+export type { BasicBlock, Stack, StackPool } from './layers/links';
 export { NormalizationLayer } from './layers/normalization-layer';
 export { InputStatistics } from './layers/input-statistics';
 export type { CovarianceOption, InputStatisticsOptions, PatchOptions } from './layers/input-statistics';

@@ -93,3 +93,68 @@ export function linkResNetBasicBlock(block: BasicBlock): MomentNode {
   block.norm2.linkPrior(new ConvNode(activationOf(block.norm1), block.conv2));
   return new ReluNode(new AddNode(new NormalizedNode(block.norm2), block.input));
 }
+
+/** A pool between two layers of a stack: 'max' or 'avg' over `taps` activations (PoolOptions). */
+export interface StackPool extends PoolOptions {
+  kind: 'max' | 'avg';
+}
+
+export interface Stack {
+  /** The normalization layers, in order. */
+  layers: NormalizationLayer[];
+  /** maps[k]: the weight in front of layers[k] ([Cout, Cin] linear, or [Cout, Cin, kh, kw] conv), tied to the network's own. */
+  maps: TiedWeight[];
+  /** 'linear' (default) or 'conv': what the maps are. */
+  kind?: 'linear' | 'conv';
+  /**
+   * Running estimates of the network's input (for a conv, over the first map's patches): layers[0]
+   * then takes its prior from them through maps[0] (KN-SPEC 3a). Without it layers[0] has no prior.
+   */
+  input?: InputStatistics;
+  /** pools[k]: the pool between layers[k]'s relu and maps[k + 1], or null for none. */
+  pools?: (StackPool | null)[];
+}
+
+/** The distribution of what maps[k + 1] sees: relu of layers[k]'s output, pooled when asked. */
+function stackActivation(layer: NormalizationLayer, pool: StackPool | null, name: string): MomentNode {
+  if (pool === null) return activationOf(layer);
+  if (typeof pool !== 'object') throw typeError(name, "null or { kind: 'max' | 'avg', taps, correlation? }", pool);
+  const { kind, ...options } = pool;
+  if (kind !== 'max' && kind !== 'avg') throw rangeError(`${name}.kind`, `expected 'max' or 'avg', got ${String(kind)}`);
+  try {
+    // relu(maxPool(z)) = maxPool(relu(z)), and Clark's moments are the more accurate on z; an
+    // average does not commute with relu and pools the rectified moments.
+    if (kind === 'max') return new ReluNode(new MaxPoolNode(new NormalizedNode(layer), options));
+    return new AvgPoolNode(activationOf(layer), options);
+  } catch (error) {
+    // The pool's own checks name `taps` or `correlation`: say which entry of the stack it was.
+    if (error instanceof TypeError || error instanceof RangeError) error.message = `${name}.${error.message}`;
+    throw error;
+  }
+}
+
+/**
+ * Links a whole feed-forward stack in one call: input -> maps[0] -> layers[0] -> relu [-> pool]
+ * -> maps[1] -> layers[1] -> ... Each layer's prior is the previous layer's posterior carried
+ * through its normalization, relu, the pool and the next map; the first layer's comes from the
+ * input node when `input` is given. Every gradient of the statistics path flows into the tied maps.
+ */
+export function linkStack(stack: Stack): void {
+  if (typeof stack !== 'object' || stack === null) throw typeError('stack', 'an object { layers, maps, kind?, input?, pools? }', stack);
+  const { layers, maps, kind = 'linear', input, pools } = stack;
+  if (!Array.isArray(layers) || layers.length === 0 || layers.some((layer) => !(layer instanceof NormalizationLayer)))
+    throw typeError('stack.layers', 'a non-empty array of KalmanNorm / GroupKalmanNorm layers', layers);
+  if (!Array.isArray(maps) || maps.length !== layers.length)
+    throw rangeError('stack.maps', `expected ${layers.length} weights (one in front of each layer), got ${Array.isArray(maps) ? maps.length : maps}`);
+  if (kind !== 'linear' && kind !== 'conv') throw rangeError('stack.kind', `expected 'linear' or 'conv', got ${String(kind)}`);
+  if (input !== undefined && !(input instanceof InputStatistics)) throw typeError('stack.input', 'an InputStatistics', input);
+  if (pools !== undefined && (!Array.isArray(pools) || pools.length !== layers.length - 1))
+    throw rangeError('stack.pools', `expected ${layers.length - 1} entries (null or a pool between each pair of layers), got ${Array.isArray(pools) ? pools.length : pools}`);
+  const through = (node: MomentNode, k: number) => (kind === 'conv' ? new ConvNode(node, maps[k]) : new AffineNode(node, maps[k]));
+  // Build every node first, so a bad entry throws before any layer is linked.
+  const priors: (MomentNode | null)[] = layers.map((_, k) => {
+    if (k === 0) return input ? through(new InputNode(input), 0) : null;
+    return through(stackActivation(layers[k - 1], pools?.[k - 1] ?? null, `stack.pools[${k - 1}]`), k);
+  });
+  layers.forEach((layer, k) => layer.linkPrior(priors[k]));
+}

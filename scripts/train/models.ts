@@ -21,7 +21,7 @@ import {
   MomentNode,
   NormalizationLayer,
   TiedWeight,
-  activationOf,
+  linkStack,
   moments,
 } from '../../lib';
 import { CLASSES, IMAGE_SIZE, PIXELS } from './data';
@@ -76,20 +76,15 @@ function through(input: MomentNode, map: FirstMap): MomentNode {
   return map.kind === 'conv' ? moments.conv(input, weight) : moments.affine(input, weight);
 }
 
-/**
- * An input node for the input of `map` (KN-SPEC 3a), as the module that observes it in training
- * and the node that carries it through the map; null when the method has none.
- */
-function inputNode(covariance: MethodSpec['input'], map: FirstMap, momentum: number): { observe: Observe; prior: MomentNode } | null {
+/** Running estimates of the input of `map` (KN-SPEC 3a), or null when the method has none. */
+function inputStatistics(covariance: MethodSpec['input'], map: FirstMap, momentum: number): InputStatistics | null {
   if (covariance === null) return null;
   // A rank at or above the number of features is the full covariance (the convnet's 3x3 patches).
   const features = map.kind === 'conv' ? map.image[0] * 9 : map.features.reduce((a, b) => a * b, 1);
   if (typeof covariance === 'object' && covariance.rank >= features) covariance = 'full';
-  const statistics =
-    map.kind === 'conv'
-      ? new InputStatistics(map.image, { covariance, momentum, patch: { kernel: 3, padding: 1 } })
-      : new InputStatistics(map.features, { covariance, momentum });
-  return { observe: new Observe(statistics), prior: through(moments.input(statistics), map) };
+  return map.kind === 'conv'
+    ? new InputStatistics(map.image, { covariance, momentum, patch: { kernel: 3, padding: 1 } })
+    : new InputStatistics(map.features, { covariance, momentum });
 }
 
 /** What links add to a model: layer 1's observer (before the first map), layer 2's (before the second). */
@@ -114,22 +109,19 @@ function link(method: MethodSpec, layers: [NormalizationLayer, NormalizationLaye
     links.learnGain[1] = method.chain && process.env.KN_GKN_LEARN_GAIN === '1';
     return links;
   }
-  const input = inputNode(method.input, first, INPUT_MOMENTUM);
-  if (input) {
-    n1.linkPrior(input.prior);
-    links.observeFirst = input.observe;
-    links.learnGain[0] = true;
+  const input = inputStatistics(method.input, first, INPUT_MOMENTUM);
+  links.observeFirst = input && new Observe(input);
+  links.learnGain = [input !== null, method.chain || method.carried];
+  if (method.chain) {
+    const pool = poolBetween && method.pooling ? { kind: 'max' as const, taps: 4 } : null;
+    linkStack({ layers, maps: [first.weight.tied(), second.weight.tied()], kind: first.kind, input: input ?? undefined, pools: [pool] });
+  } else if (input) {
+    n1.linkPrior(through(moments.input(input), first));
   }
   if (method.carried) {
-    const carried = inputNode('full', second, CARRIED_MOMENTUM)!;
-    n2.linkPrior(carried.prior);
-    links.observeSecond = carried.observe;
-    links.learnGain[1] = true;
-  } else if (method.chain) {
-    // relu(maxPool(z)) = maxPool(relu(z)), and the pool's moments are the more accurate on z.
-    const pooled = poolBetween && method.pooling ? moments.relu(moments.maxPool(moments.normalized(n1), { taps: 4 })) : activationOf(n1);
-    n2.linkPrior(through(pooled, second));
-    links.learnGain[1] = true;
+    const carried = inputStatistics('full', second, CARRIED_MOMENTUM)!;
+    n2.linkPrior(through(moments.input(carried), second));
+    links.observeSecond = new Observe(carried);
   }
   return links;
 }
