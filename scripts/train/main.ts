@@ -7,6 +7,7 @@
 //   --model mlp|convnet|both (default both)
 //   --methods main|ablation|all|ID,...  which methods (default main; ids in methods.ts)
 //   --seeds N              seeds 2024, 2025, ... (default 1)
+//   --evaluations N        measurements on the held-out split per run (default 5; 1: only at the end)
 //   --full                 five times the default number of training samples
 //   --steps N              steps per run (overrides the default and --full)
 //   --json FILE            every measured point as JSON (scripts/train/table.ts merges such files)
@@ -26,7 +27,7 @@ const BATCHES = [2, 4, 32];
 /** Training samples per run by default (half an epoch of the 8,000 training digits for the MLP). */
 const DEFAULT_SAMPLES: Record<ModelName, number> = { mlp: 4000, convnet: 2000 };
 const FULL_FACTOR = 5;
-/** Measurements on the held-out split per run, besides the one before training. */
+/** Measurements on the held-out split per run by default, besides the one before training. */
 const EVALUATIONS = 5;
 const FIRST_SEED = 2024;
 /** Base learning rate at batch 32, scaled by sqrt(batch / 32) for smaller batches; the same for every method. */
@@ -37,6 +38,7 @@ interface Args {
   models: ModelName[];
   methods: MethodSpec[];
   seeds: number;
+  evaluations: number;
   full: boolean;
   steps: number | null;
   json: string | null;
@@ -53,7 +55,7 @@ function parseMethods(value: string): MethodSpec[] {
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
-    batches: [2], models: [...MODELS], methods: parseMethods('main'), seeds: 1, full: false, steps: null, json: null, markdown: null, out: 'results',
+    batches: [2], models: [...MODELS], methods: parseMethods('main'), seeds: 1, evaluations: EVALUATIONS, full: false, steps: null, json: null, markdown: null, out: 'results',
   };
   const positiveInteger = (flag: string, text: string): number => {
     const value = Number(text);
@@ -78,11 +80,12 @@ function parseArgs(argv: string[]): Args {
       else throw new RangeError(`--model: expected mlp, convnet or both, got ${model}`);
     } else if (flag === '--methods') args.methods = parseMethods(value());
     else if (flag === '--seeds') args.seeds = positiveInteger(flag, value());
+    else if (flag === '--evaluations') args.evaluations = positiveInteger(flag, value());
     else if (flag === '--steps') args.steps = positiveInteger(flag, value());
     else if (flag === '--json') args.json = value();
     else if (flag === '--markdown') args.markdown = value();
     else if (flag === '--out') args.out = value();
-    else throw new RangeError(`${flag}: unknown flag (expected --batch, --model, --methods, --seeds, --full, --steps, --json, --markdown, --out)`);
+    else throw new RangeError(`${flag}: unknown flag (expected --batch, --model, --methods, --seeds, --evaluations, --full, --steps, --json, --markdown, --out)`);
   }
   return args;
 }
@@ -94,7 +97,7 @@ function configFor(args: Args, model: ModelName, method: MethodSpec, batch: numb
     method,
     batch,
     steps,
-    evalEvery: Math.max(1, Math.ceil(steps / EVALUATIONS)),
+    evalEvery: Math.max(1, Math.ceil(steps / args.evaluations)),
     learningRate: LEARNING_RATE_AT_32 * Math.sqrt(batch / 32),
     momentum: 0.9,
     weightDecay: 5e-4,
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
   for (const config of configs) {
     const label = `${config.model} b${config.batch} s${config.seed} ${config.method.label}`;
     const result = run(config, data, (step, latest) => {
-      bar.update(done + step, { run: label, step, steps: config.steps, accuracy: (100 * latest.testAccuracy).toFixed(1) });
+      bar.update(done + step, { run: label, step, steps: config.steps, accuracy: latest ? (100 * latest.testAccuracy).toFixed(1) : '-' });
     });
     done += config.steps;
     results.push(result);

@@ -81,8 +81,8 @@ export function learningRateAt(config: RunConfig, step: number): number {
   return 0.5 * config.learningRate * (1 + Math.cos((Math.PI * step) / config.steps));
 }
 
-/** `onStep` is called after every step (for the progress bar) with the latest point. */
-export function run(config: RunConfig, data: { train: Split; test: Split }, onStep: (step: number, latest: Point) => void = () => {}): RunResult {
+/** `onStep` is called after every step (for the progress bar) with the latest point, if any yet. */
+export function run(config: RunConfig, data: { train: Split; test: Split }, onStep: (step: number, latest: Point | null) => void = () => {}): RunResult {
   const started = process.hrtime.bigint();
   const network = buildModel(config.model, config.method, config.seed);
   const optimizer = new Sgd(network.parameters, { momentum: config.momentum, weightDecay: config.weightDecay });
@@ -102,7 +102,8 @@ export function run(config: RunConfig, data: { train: Split; test: Split }, onSt
     points.push(point);
     return point;
   };
-  let latest = measure(0, NaN);
+  // The untrained network's accuracy starts the curve; a run measured only at its end skips it.
+  let latest: Point | null = config.evalEvery < config.steps ? measure(0, NaN) : null;
   let lossSum = 0, lossCount = 0, diverged = false;
   for (let step = 1; step <= config.steps; ++step) {
     if (cursor + config.batch > order.length) {
