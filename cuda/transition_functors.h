@@ -1,7 +1,8 @@
-// The list of transition functors (transition_math.h, pool_math.h) that both backends run, for the
-// declarations and explicit instantiations that must name each of them.
+// The list of transition functors (transition_math.h, pool_math.h, group_math.h) that both
+// backends run, for the declarations and explicit instantiations that must name each of them.
 #pragma once
 
+#include "group_math.h"
 #include "pool_math.h"
 #include "covariance_math.h"
 #include "transition_math.h"
@@ -27,6 +28,8 @@
   X(LocalChain)                   \
   X(AvgPoolMoments)               \
   X(MaxPoolForward)               \
+  X(GroupMomentsForward)          \
+  X(GroupMomentsBackward)         \
   X(NormalizeForward)             \
   X(NormalizeBackward)            \
   X(NormalizeGammaGradient)       \

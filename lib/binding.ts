@@ -121,6 +121,8 @@ export interface NativeAddon {
   localChain(args: NativePlacement & Record<string, unknown>): void;
   avgPoolMoments(args: NativePlacement & Record<string, unknown>): void;
   maxPoolMoments(args: NativePlacement & Record<string, unknown>): void;
+  groupMoments(args: NativePlacement & Record<string, unknown>): void;
+  groupMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
   normalizeMoments(args: NativePlacement & Record<string, unknown>): void;
   normalizeMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
   addMoments(args: NativePlacement & Record<string, unknown>): void;

@@ -19,6 +19,7 @@ export type {
   MomentRowsGradient,
   NormalizeMomentsOptions,
   PoolOptions,
+  GroupOptions,
   Covariance,
   QuadraticGradients,
   QuadraticOptions,

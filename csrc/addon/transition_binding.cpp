@@ -1,6 +1,6 @@
 // The addon's transition ops (KN-SPEC section 3): each reads sizes and float32 buffers (field
 // names as in lib/ops/transitions.ts), checks every length, fills a functor of
-// cuda/transition_math.h or cuda/pool_math.h and runs it on the call's device.
+// cuda/transition_math.h, cuda/pool_math.h or cuda/group_math.h and runs it on the call's device.
 #include "transition_binding.h"
 
 #include "op_call.h"
@@ -97,6 +97,36 @@ Napi::Value max_pool_moments(const Napi::CallbackInfo& info) {
                    call.in("outMean", count), call.in("outVar", count), call.in("dmeanDm", count),
                    call.in("dmeanDu", count), call.in("dvarDm", count), call.in("dvarDu", count)};
   run_elementwise(f, count, call.context);
+  return call.done();
+}
+
+// The channels per group of a [rows, channels] -> [rows, groups] group transition.
+int64_t channels_per_group(const Napi::Object& args, int64_t channels, int64_t groups) {
+  if (channels % groups != 0)
+    throw Napi::RangeError::New(args.Env(), "groups: must divide channels (" + std::to_string(channels) + ")");
+  return channels / groups;
+}
+
+// groupMoments({rows, channels, groups, mean, var, outMean, outVar}): per-channel rows to per-group rows.
+Napi::Value group_moments(const Napi::CallbackInfo& info) {
+  const Call call(info);
+  const int64_t rows = size_field(call.args, "rows"), channels = size_field(call.args, "channels"),
+                groups = size_field(call.args, "groups");
+  GroupMomentsForward f{groups, channels_per_group(call.args, channels, groups), call.in("mean", rows * channels),
+                        call.in("var", rows * channels), call.in("outMean", rows * groups), call.in("outVar", rows * groups)};
+  run_elementwise(f, rows * groups, call.context);
+  return call.done();
+}
+
+// groupMomentsBackward({rows, channels, groups, mean, dMeanOut?, dVarOut?, dMean, dVar}).
+Napi::Value group_moments_backward(const Napi::CallbackInfo& info) {
+  const Call call(info);
+  const int64_t rows = size_field(call.args, "rows"), channels = size_field(call.args, "channels"),
+                groups = size_field(call.args, "groups");
+  GroupMomentsBackward f{groups, channels_per_group(call.args, channels, groups), call.in("mean", rows * channels),
+                         call.optional("dMeanOut", rows * groups), call.optional("dVarOut", rows * groups),
+                         call.in("dMean", rows * channels), call.in("dVar", rows * channels)};
+  run_elementwise(f, rows * channels, call.context);
   return call.done();
 }
 
@@ -207,6 +237,7 @@ void register_transitions(Napi::Env env, Napi::Object exports) {
       {"affineMoments", affine_moments},       {"affineMomentsBackward", affine_moments_backward},
       {"reluMoments", relu_moments},           {"localChain", local_chain},
       {"avgPoolMoments", avg_pool_moments},    {"maxPoolMoments", max_pool_moments},
+      {"groupMoments", group_moments},         {"groupMomentsBackward", group_moments_backward},
       {"normalizeMoments", normalize_moments}, {"normalizeMomentsBackward", normalize_moments_backward},
       {"addMoments", add_moments},             {"gatherColumns", gather_columns},
       {"columnSums", column_sums},             {"convTransition", conv_transition},

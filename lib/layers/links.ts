@@ -9,6 +9,7 @@ import {
   AffineNode,
   AvgPoolNode,
   ConvNode,
+  GroupNode,
   IdentityNode,
   MaxPoolNode,
   InputNode,
@@ -43,6 +44,12 @@ export const moments = {
    */
   avgPool: (input: MomentNode, options: PoolOptions) => new AvgPoolNode(input, options),
   maxPool: (input: MomentNode, options: PoolOptions) => new MaxPoolNode(input, options),
+  /**
+   * Per-channel rows [R, C] to the moments of a GKN unit over `groups` groups of consecutive
+   * channels, rows [R, G]: m_g = mean_c m_c, u_g = mean_c u_c + mean_c (m_c - m_g)^2. A GKN
+   * layer's prior from any per-channel chain: gkn.linkPrior(moments.groups(moments.affine(...), G)).
+   */
+  groups: (input: MomentNode, groups: number) => new GroupNode(input, groups),
   /** A fully connected map with weight [Cout, Cin]; its gradient accumulates into weight.grad. */
   affine: (input: MomentNode, weight: TiedWeight, noise?: number) => new AffineNode(input, weight, noise),
   /** A convolution with kernel [Cout, Cin, kh, kw]; its gradient accumulates into kernel.grad. */

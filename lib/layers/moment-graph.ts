@@ -170,6 +170,32 @@ export class MaxPoolNode extends MomentNode {
   }
 }
 
+/**
+ * Per-channel rows [R, C] to the moments of one GKN unit, rows [R, G]: the values of one sample in
+ * a group of C / G consecutive channels (docs/LINKED-LAYERS.md). The group count is checked when
+ * it is built, that it divides C when the rows arrive.
+ */
+export class GroupNode extends MomentNode {
+  private saved: unknown;
+  readonly groups: number;
+  constructor(readonly input: MomentNode, groups: number) {
+    super();
+    this.groups = transitions.groupCount({ groups });
+  }
+  version(): string {
+    return `groups(${this.input.version()})`;
+  }
+  protected compute(): MomentRows {
+    const rows = this.input.evaluate();
+    const result = transitions.groupMoments(rows.mean, rows.var, { groups: this.groups });
+    this.saved = result.saved;
+    return result;
+  }
+  backward(gradient: RowsGradient): void {
+    this.input.backward(transitions.groupMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+  }
+}
+
 /** Where a weight's gradient goes: accumulated into `grad` when given. */
 export interface TiedWeight {
   value: Tensor;

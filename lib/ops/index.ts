@@ -19,6 +19,8 @@ export const ops = {
   avgPoolMomentsBackward: transitions.avgPoolMomentsBackward,
   maxPoolMoments: transitions.maxPoolMoments,
   maxPoolMomentsBackward: transitions.maxPoolMomentsBackward,
+  groupMoments: transitions.groupMoments,
+  groupMomentsBackward: transitions.groupMomentsBackward,
   addMoments: transitions.addMoments,
   addMomentsBackward: transitions.addMomentsBackward,
   identityMoments: transitions.identityMoments,
@@ -31,6 +33,7 @@ export const ops = {
 export type { Covariance, QuadraticGradients, QuadraticOptions } from './covariance';
 export type { AffineGradients, AffineOptions, MomentRows, MomentRowsGradient, NormalizeMomentsOptions } from './transitions';
 export type { PoolOptions } from './transitions';
+export type { GroupOptions } from './transitions';
 
 export type { KalmanNormOptions } from './kalman-norm';
 export type { GroupKalmanNormOptions } from './group-kalman-norm';

@@ -1,9 +1,9 @@
 // The transition ops (KN-SPEC section 3): they carry statistic rows [R, C] (R = ghost batches for
 // KN, samples for GKN; C = channels or groups) from one layer's posterior to the next layer's
-// prior, each with its exact backward. The per-element math is cuda/transition_math.h and
-// cuda/pool_math.h, run on the rows' device.
+// prior, each with its exact backward. The per-element math is cuda/transition_math.h,
+// cuda/pool_math.h and cuda/group_math.h, run on the rows' device.
 import { Memory, native } from '../binding';
-import { checkKnownKeys, checkNumber, rangeError, typeError } from '../errors';
+import { checkKnownKeys, checkNumber, checkPositiveInteger, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { StatVector, Vector, checkNonNegative, checkTensor, checkVector, vectorMemory } from './arguments';
 import { CallDevice, setScalar } from './call-device';
@@ -307,6 +307,56 @@ export function maxPoolMoments(mean: Tensor, variance: Tensor, options: PoolOpti
 export function maxPoolMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): MomentRowsGradient {
   if (!(saved instanceof MaxPoolSaved)) throw typeError('saved', 'the saved state returned by maxPoolMoments', saved);
   return chainRule(dMean, dVar, saved);
+}
+
+// ---- groups: per-channel rows to GKN units -------------------------------------------------------
+
+export interface GroupOptions {
+  /** G: the columns (channels) split into G groups of consecutive channels, as a GKN layer's. */
+  groups: number;
+}
+
+/** A checked group count, parsed once and passed on unchanged. */
+export function groupCount(options: unknown): number {
+  if (typeof options !== 'object' || options === null) throw typeError('options', 'an object { groups }', options);
+  checkKnownKeys('options', options, ['groups']);
+  return checkPositiveInteger('groups', (options as Partial<GroupOptions>).groups);
+}
+
+class GroupSaved {
+  constructor(readonly device: CallDevice, readonly input: MomentRows, readonly shape: [number, number], readonly groups: number) {}
+}
+
+/**
+ * The moments of one GKN unit (a sample's values in one group of C / G channels) from per-channel
+ * rows [R, C]: m_g = mean_c m_c, u_g = mean_c u_c + mean_c (m_c - m_g)^2 (the group is an equal
+ * mixture of its channels, so the spread of their means counts): [R, C] -> [R, G].
+ */
+export function groupMoments(mean: Tensor, variance: Tensor, options: GroupOptions) {
+  const { rows, shape, device } = meanAndVariance(mean, variance, 'mean', 'variance');
+  const groups = groupCount(options);
+  if (shape[1] % groups !== 0) throw rangeError('groups', `must divide the rows' columns C = ${shape[1]}, got ${groups}`);
+  const out = { mean: device.zeros([shape[0], groups]), var: device.zeros([shape[0], groups]) };
+  native().groupMoments({
+    ...device.placement(), rows: shape[0], channels: shape[1], groups,
+    mean: rows.mean.memory(), var: rows.var.memory(), outMean: out.mean.memory(), outVar: out.var.memory(),
+  });
+  return { ...out, saved: new GroupSaved(device, rows, shape, groups) };
+}
+
+/** dm_c = (dm_g + 2 du_g (m_c - m_g)) / (C / G), du_c = du_g / (C / G). */
+export function groupMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): MomentRowsGradient {
+  if (!(saved instanceof GroupSaved)) throw typeError('saved', 'the saved state returned by groupMoments', saved);
+  const { device, input, shape, groups } = saved;
+  const outShape = [shape[0], groups];
+  const dMeanOut = gradient('dMean', dMean, outShape, device);
+  const dVarOut = gradient('dVar', dVar, outShape, device);
+  const result = { dMean: device.zeros(shape), dVar: device.zeros(shape) };
+  native().groupMomentsBackward({
+    ...device.placement(), rows: shape[0], channels: shape[1], groups, mean: input.mean.memory(),
+    dMeanOut, dVarOut, dMean: result.dMean.memory(), dVar: result.dVar.memory(),
+  });
+  return result;
 }
 
 // ---- add and identity --------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 /**
  * The transition ops on the GPU against the CPU backend: every op's forward and backward, on rows
  * shaped like real layers' statistics ([ghost batches, channels]), including relu's tails, the
- * pools' limits and the padded residual join. The CPU results are themselves checked against the
- * float64 reference in test/transitions.test.ts and test/pool-transitions.test.ts, so agreement
- * here to 1e-5 covers the GPU too.
+ * pools' limits, the group transition and the padded residual join. The CPU results are
+ * themselves checked against the float64 reference in test/transitions.test.ts,
+ * test/pool-transitions.test.ts and test/group-transitions.test.ts, so agreement here to 1e-5
+ * covers the GPU too.
  */
 import { Tensor, ops } from '../../lib';
 import { assertClose } from '../util/assert-close';
@@ -84,6 +85,16 @@ describeGpu('GPU transition ops vs the CPU backend', function () {
           avgMean: avg.mean, avgVar: avg.var, avgDMean: avgBackward.dMean, avgDVar: avgBackward.dVar,
           maxMean: max.mean, maxVar: max.var, maxDMean: maxBackward.dMean, maxDVar: maxBackward.dVar,
         };
+      });
+    });
+  }
+
+  for (const groups of [1, 8, 64]) {
+    it(`groupMoments and its backward, ${inputs} channels in ${groups} groups, means around 100`, async () => {
+      await expectSameOnBothDevices(`groups ${groups}`, (device) => {
+        const forward = ops.groupMoments(on(device, mean.map((v) => 100 + v), [rows, inputs]), on(device, variance, [rows, inputs]), { groups });
+        const backward = ops.groupMomentsBackward(on(device, values(25, rows * groups), [rows, groups]), on(device, values(26, rows * groups), [rows, groups]), forward.saved);
+        return { mean: forward.mean, var: forward.var, dMean: backward.dMean, dVar: backward.dVar };
       });
     });
   }
