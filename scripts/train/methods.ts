@@ -42,10 +42,11 @@ export const METHODS: readonly MethodSpec[] = [
   { id: 'kn-input-covariance', label: 'KN: + input covariance', ...KN_GUARD_ONLY, input: { rank: 40 } },
   { id: 'kn-carried', label: 'KN: + covariance carried further', ...KN_GUARD_ONLY, input: 'diagonal', chain: false, carried: true },
   { id: 'kn-pooling', label: 'KN: + pooling transition', ...KN_GUARD_ONLY, pooling: true },
+  { id: 'gkn-input', label: 'GKN: + input node', family: 'gn', ...PLAIN, chain: true, input: 'diagonal' },
 ];
 
 export const MAIN_METHODS = ['bn', 'kn-official', 'kn', 'gn', 'gkn'];
-export const ABLATION_METHODS = ['kn-official', 'kn-guard', 'kn-input-diagonal', 'kn-input-covariance', 'kn-carried', 'kn-pooling', 'kn'];
+export const ABLATION_METHODS = ['kn-official', 'kn-guard', 'kn-input-diagonal', 'kn-input-covariance', 'kn-carried', 'kn-pooling', 'kn', 'gkn', 'gkn-input'];
 
 export function methodById(id: string): MethodSpec {
   const method = METHODS.find((m) => m.id === id);

@@ -8,7 +8,9 @@
 //         statistics path's gradient is added into it;
 //   GN  - GroupKalmanNorm without a prior, exactly group normalization;
 //   GKN - GroupKalmanNorm, layer 2's prior linked from layer 1's posterior (its [samples, groups]
-//         rows) through moments.identity with process noise.
+//         rows) through moments.identity with process noise; with an input node (ablation),
+//         layer 1's prior is the input node through the first map, pooled into its groups
+//         (moments.groups).
 // Why GKN's link is the identity: normalized() needs per-channel columns and a GKN posterior has
 // one column per group, so the package's relu/affine nodes do not apply to it. Both layers have
 // the same number of groups, so each sample's group statistics in layer 1 are the prediction for
@@ -64,7 +66,7 @@ export interface Network {
 }
 
 function norm(method: MethodSpec, channels: number, groups: number): NormalizationLayer {
-  if (method.family === 'gn') return new GroupKalmanNorm(channels, groups, method.chain ? { gain: GKN_GAIN } : {});
+  if (method.family === 'gn') return new GroupKalmanNorm(channels, groups, method.chain || method.input ? { gain: GKN_GAIN } : {});
   return new KalmanNorm(channels, { guardStatistic: method.guardStatistic });
 }
 
@@ -104,13 +106,16 @@ interface Links {
 function link(method: MethodSpec, layers: [NormalizationLayer, NormalizationLayer], first: FirstMap, second: FirstMap, poolBetween: boolean): Links {
   const [n1, n2] = layers;
   const links: Links = { observeFirst: null, observeSecond: null, learnGain: [false, false] };
-  if (method.family === 'gn') {
-    if (method.chain) n2.linkPrior(moments.identity(moments.posterior(n1), GKN_PROCESS_NOISE));
-    links.learnGain[1] = method.chain && process.env.KN_GKN_LEARN_GAIN === '1';
-    return links;
-  }
   const input = inputStatistics(method.input, first, INPUT_MOMENTUM);
   links.observeFirst = input && new Observe(input);
+  if (n1 instanceof GroupKalmanNorm) {
+    // The input node's per-channel moments through the first map, pooled into layer 1's groups.
+    if (input) n1.linkPrior(moments.groups(through(moments.input(input), first), n1.groups));
+    if (method.chain) n2.linkPrior(moments.identity(moments.posterior(n1), GKN_PROCESS_NOISE));
+    const learn = process.env.KN_GKN_LEARN_GAIN === '1';
+    links.learnGain = [input !== null && learn, method.chain && learn];
+    return links;
+  }
   links.learnGain = [input !== null, method.chain || method.carried];
   if (method.chain) {
     const pool = poolBetween && method.pooling ? { kind: 'max' as const, taps: 4 } : null;
