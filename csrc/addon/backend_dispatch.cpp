@@ -7,8 +7,12 @@
 #ifdef KN_WITH_CUDA
 #include "../../cuda/kalman_norm_cuda.h"
 #include "../../cuda/transitions_cuda.h"
-#include "cudnn_peer.h"
 #include "device_memory.h"
+#ifdef KN_CUDA_EMULATED
+#include "emulator_binding.h"
+#else
+#include "cudnn_peer.h"
+#endif
 #endif
 
 namespace kn::addon {
@@ -113,11 +117,16 @@ KN_TRANSITION_FUNCTORS(KN_DEFINE_RUN)
 void register_device(Napi::Env env, Napi::Object exports) {
 #ifdef KN_WITH_CUDA
   register_device_memory(env, exports);
+#ifdef KN_CUDA_EMULATED
+  register_emulator(env, exports);  // no cuDNN: its kernels cannot run on emulated memory
+#else
   register_cudnn_peer(env, exports);
+#endif
 #else
   exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     auto result = Napi::Object::New(info.Env());
     result.Set("built", false);
+    result.Set("emulated", false);
     result.Set("available", false);
     result.Set("reason", "built without CUDA");
     result.Set("devices", Napi::Array::New(info.Env()));

@@ -130,12 +130,20 @@ void* device_argument_range(const Napi::CallbackInfo& info, size_t index, const 
   return range.pointer;
 }
 
-// cudaInfo() -> { built: true, available, reason, devices }
+// The emulator's runtime (KN_CUDA=emulate) defines KN_CUDA_EMULATOR in its cuda_runtime_api.h.
+#if defined(KN_CUDA_EMULATOR)
+constexpr bool kEmulated = true;
+#else
+constexpr bool kEmulated = false;
+#endif
+
+// cudaInfo() -> { built: true, emulated, available, reason, devices }
 Napi::Value cuda_info(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   auto result = Napi::Object::New(env);
   auto devices = Napi::Array::New(env);
   result.Set("built", true);
+  result.Set("emulated", kEmulated);
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   std::string reason;
@@ -284,6 +292,21 @@ Napi::Value event_elapsed_ms(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ms);
 }
 
+// streamCreate() -> bigint: a new non-blocking stream (for tests of work on a caller's stream).
+Napi::Value stream_create(const Napi::CallbackInfo& info) {
+  cudaStream_t stream = nullptr;
+  check_cuda(info.Env(), cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "streamCreate", "cudaStreamCreateWithFlags");
+  return Napi::BigInt::New(info.Env(), uint64_t(reinterpret_cast<uintptr_t>(stream)));
+}
+
+// streamDestroy(stream): its queued work still completes.
+Napi::Value stream_destroy(const Napi::CallbackInfo& info) {
+  const uint64_t stream = stream_argument(info, 0);
+  if (stream == 0) throw Napi::RangeError::New(info.Env(), "stream: the package's own stream cannot be destroyed");
+  check_cuda(info.Env(), cudaStreamDestroy(reinterpret_cast<cudaStream_t>(stream)), "streamDestroy", "cudaStreamDestroy");
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 cudaStream_t cuda_stream(int device, uint64_t stream) {
@@ -312,6 +335,8 @@ void register_device_memory(Napi::Env env, Napi::Object exports) {
   exports.Set("zeroDevice", Napi::Function::New(env, zero_device, "zeroDevice"));
   exports.Set("copyDeviceToDevice", Napi::Function::New(env, copy_device_to_device, "copyDeviceToDevice"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
+  exports.Set("streamCreate", Napi::Function::New(env, stream_create, "streamCreate"));
+  exports.Set("streamDestroy", Napi::Function::New(env, stream_destroy, "streamDestroy"));
   exports.Set("eventRecord", Napi::Function::New(env, event_record, "eventRecord"));
   exports.Set("eventElapsedMs", Napi::Function::New(env, event_elapsed_ms, "eventElapsedMs"));
 }
