@@ -1,6 +1,19 @@
-import { native } from './binding';
+import { EmulatorCounters, native } from './binding';
 
 /** Threads the CPU backend spreads large tensors over (KN_NUM_THREADS overrides). */
 export function threadCount(): number {
   return native().threadCount();
 }
+
+/** What the CUDA backend did, where it can tell: the emulated build (KN_CUDA=emulate) only. */
+export const diagnostics = {
+  /**
+   * Cumulative counts since the process started: kernel launches, device allocations, and device
+   * bytes read and written by copies and memsets. Throws outside an emulated build.
+   */
+  counters(): EmulatorCounters {
+    const addon = native();
+    if (!addon.emulatorCounters) throw new Error('diagnostics.counters: only an emulated CUDA build (KN_CUDA=emulate) counts');
+    return addon.emulatorCounters();
+  },
+};

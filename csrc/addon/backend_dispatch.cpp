@@ -19,11 +19,23 @@ namespace kn::addon {
 namespace {
 
 #ifdef KN_WITH_CUDA
-// Turns a CUDA failure into a JavaScript Error naming the op and the CUDA error.
+// Runs an op on the call's stream, turning a CUDA failure into a JavaScript Error naming the op and
+// the CUDA error. The package's stream allocated, zeroed and uploaded the call's memory and will
+// copy it back and free it, so a caller's stream first waits for the package's, and the package's
+// then waits for the op.
 template <typename Run>
 void on_device(const CallContext& context, Run&& run) {
   try {
-    run(cuda_stream(context.device, context.stream));
+    const cudaStream_t own = cuda_stream(context.device, 0), stream = cuda_stream(context.device, context.stream);
+    if (stream == own) return run(stream);
+    order_after(stream, own);
+    try {
+      run(stream);
+    } catch (...) {
+      order_after(own, stream);
+      throw;
+    }
+    order_after(own, stream);
   } catch (const kn::cuda::CudaError& error) {
     throw Napi::Error::New(context.env, error.what());
   }

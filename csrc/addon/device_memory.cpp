@@ -207,18 +207,22 @@ Napi::Value copy_to_host(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Waits for a device-to-host copy on a worker thread, so the event loop stays free.
+// Finishes a device-to-host copy on a worker thread, so the event loop stays free. The copy is
+// taken at the call: a device-side snapshot queued then, so work queued after the call (a write, a
+// dispose) cannot change what the promise returns. The worker brings the snapshot to the host and
+// frees it.
 class CopyToHostWorker : public Napi::AsyncWorker {
  public:
-  CopyToHostWorker(const Napi::Env& env, Napi::Value target, HostRange range, const void* source, cudaStream_t stream)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), range_(range), source_(source), stream_(stream) {
+  CopyToHostWorker(const Napi::Env& env, Napi::Value target, HostRange range, void* snapshot, cudaStream_t stream)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), range_(range), snapshot_(snapshot), stream_(stream) {
     target_ = Napi::Persistent(target.As<Napi::Object>());  // keeps the destination alive
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    cudaError_t status = cudaMemcpyAsync(range_.data, source_, range_.bytes, cudaMemcpyDeviceToHost, stream_);
+    cudaError_t status = cudaMemcpyAsync(range_.data, snapshot_, range_.bytes, cudaMemcpyDeviceToHost, stream_);
     if (status == cudaSuccess) status = cudaStreamSynchronize(stream_);
+    cudaFreeAsync(snapshot_, stream_);
     if (status != cudaSuccess)
       SetError(std::string("toArrayAsync: copy to the host failed: ") + cudaGetErrorName(status) + " (" +
                cudaGetErrorString(status) + ")");
@@ -230,7 +234,7 @@ class CopyToHostWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference target_;
   HostRange range_;
-  const void* source_;
+  void* snapshot_;
   cudaStream_t stream_;
 };
 
@@ -238,7 +242,15 @@ class CopyToHostWorker : public Napi::AsyncWorker {
 Napi::Value copy_to_host_async(const Napi::CallbackInfo& info) {
   const HostRange target = host_argument(info, 0, "dst");
   const void* source = device_argument_range(info, 1, "src", target.bytes);
-  auto* worker = new CopyToHostWorker(info.Env(), info[0], target, source, stream_or_throw(info.Env(), 0, stream_argument(info, 2)));
+  const cudaStream_t stream = stream_or_throw(info.Env(), 0, stream_argument(info, 2));
+  void* snapshot = nullptr;
+  check_cuda(info.Env(), cudaMallocAsync(&snapshot, target.bytes > 0 ? target.bytes : 1, stream), "toArrayAsync", "cudaMallocAsync");
+  const cudaError_t copied = cudaMemcpyAsync(snapshot, source, target.bytes, cudaMemcpyDeviceToDevice, stream);
+  if (copied != cudaSuccess) {
+    cudaFreeAsync(snapshot, stream);
+    throw_cuda(info.Env(), "toArrayAsync", "cudaMemcpyAsync", copied);
+  }
+  auto* worker = new CopyToHostWorker(info.Env(), info[0], target, snapshot, stream);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
@@ -322,6 +334,15 @@ cudaStream_t cuda_stream(int device, uint64_t stream) {
                     "cudaStreamCreateWithFlags");
   }
   return streams[size_t(device)];
+}
+
+void order_after(cudaStream_t later, cudaStream_t earlier) {
+  cudaEvent_t event = nullptr;
+  kn::cuda::check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "stream order", "cudaEventCreateWithFlags");
+  cudaError_t status = cudaEventRecord(event, earlier);
+  if (status == cudaSuccess) status = cudaStreamWaitEvent(later, event, 0);
+  cudaEventDestroy(event);  // the wait keeps the record it was queued behind
+  kn::cuda::check(status, "stream order", "cudaStreamWaitEvent");
 }
 
 void register_device_memory(Napi::Env env, Napi::Object exports) {
