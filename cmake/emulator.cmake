@@ -10,7 +10,8 @@ endif()
 message(STATUS "kalman-norm: CUDA emulated (SIMT emulator), AddressSanitizer ${KN_EMULATE_ASAN}")
 
 set(kn_emulator ${CMAKE_CURRENT_SOURCE_DIR}/csrc/emulator)
-add_library(kn_emulator STATIC ${kn_emulator}/fiber.cpp ${kn_emulator}/scheduler.cpp ${kn_emulator}/runtime.cpp)
+add_library(kn_emulator STATIC ${kn_emulator}/fiber.cpp ${kn_emulator}/scheduler.cpp ${kn_emulator}/runtime.cpp
+                               ${kn_emulator}/traffic.cpp)
 target_include_directories(kn_emulator PUBLIC ${kn_emulator}/include)
 target_compile_options(kn_emulator PRIVATE -O2 -Wall -Wextra -Werror)
 target_link_libraries(kn_emulator PUBLIC Threads::Threads)
@@ -39,6 +40,13 @@ target_include_directories(kn_emulator_checks PRIVATE ${CMAKE_CURRENT_SOURCE_DIR
 target_compile_options(kn_emulator_checks PRIVATE -x c++ -include ${kn_emulator}/include/cuda_runtime.h -O1
                                                   -Wall -Wextra -Werror -Wno-unknown-pragmas)
 target_link_libraries(kn_emulator_checks PRIVATE kn_emulator)
+
+# Traffic counters (csrc/emulator/traffic.h): the compiler calls a hook before every memory access of
+# the kernels. Not with AddressSanitizer, which instruments them itself.
+if(NOT KN_EMULATE_ASAN)
+  target_compile_options(kn_cuda PRIVATE -fsanitize=kernel-address --param=asan-instrumentation-with-call-threshold=0
+                                         --param=asan-stack=0 --param=asan-globals=0)
+endif()
 
 if(KN_EMULATE_ASAN)
   foreach(target kn_emulator kn_cuda kalman_norm kn_emulator_checks)

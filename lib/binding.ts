@@ -161,7 +161,7 @@ export interface PlanCoverage {
   partialsRepeated: number;
 }
 
-/** Cumulative counts of the SIMT emulator: kernel launches, device allocations, device bytes read and written by copies and memsets. */
+/** Cumulative counts of the SIMT emulator: kernel launches, device allocations, global-memory bytes read and written by copies, memsets and kernels. */
 export interface EmulatorCounters {
   launches: number;
   allocations: number;

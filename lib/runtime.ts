@@ -8,8 +8,9 @@ export function threadCount(): number {
 /** What the CUDA backend did, where it can tell: the emulated build (KN_CUDA=emulate) only. */
 export const diagnostics = {
   /**
-   * Cumulative counts since the process started: kernel launches, device allocations, and device
-   * bytes read and written by copies and memsets. Throws outside an emulated build.
+   * Cumulative counts since the process started: kernel launches, device allocations, and global
+   * memory bytes read and written by copies, memsets and kernels (every load and store of every
+   * thread). Throws outside an emulated build.
    */
   counters(): EmulatorCounters {
     const addon = native();

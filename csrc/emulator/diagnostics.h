@@ -8,8 +8,9 @@
 
 namespace kn_emu {
 
-// Cumulative since the process started. Bytes count device memory read and written by copies,
-// memsets and kernels.
+// Cumulative since the process started. Bytes count device (global) memory read and written by
+// copies, memsets and kernels; a kernel's bytes are every load and store of every thread, so a
+// value many threads load counts many times (a GPU's caches would serve most of them).
 struct Counters {
   uint64_t launches;
   uint64_t allocations;

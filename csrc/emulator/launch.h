@@ -3,7 +3,6 @@
 // thread runs it (scheduler.cpp). The call site travels with the launch for the reports.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <source_location>
 #include <tuple>
@@ -26,26 +25,44 @@ struct KernelLaunch {
   size_t shared_bytes;
   bool cooperative;
   std::source_location where;
-  std::function<void()> thread_body;  // the kernel with the launch's arguments, run by every thread
+  std::shared_ptr<const void> data;   // the kernel and a copy of its arguments
+  size_t data_bytes;
+  void (*thread_body)(const void* data);  // what every thread runs: the kernel on the arguments
 };
 
 // Checks the configuration (a failure becomes cudaGetLastError's) and queues the launch.
 void enqueue_launch(cudaStream_t stream, KernelLaunch launch);
 
+template <typename Kernel, typename Params>
+struct LaunchData {
+  Kernel kernel;
+  Params params;
+};
+
+template <typename Data>
+void run_thread(const void* data) {
+  const Data& launch = *static_cast<const Data*>(data);
+  std::apply(launch.kernel, launch.params);
+}
+
+template <typename... Params, typename... Args>
+KernelLaunch make_launch(void (*kernel)(Params...), const GridAt& grid, dim3 block, size_t shared_bytes, bool cooperative,
+                         Args&&... args) {
+  using Data = LaunchData<void (*)(Params...), std::tuple<std::decay_t<Params>...>>;
+  auto data = std::make_shared<Data>(Data{kernel, std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)});
+  return KernelLaunch{grid.grid, block, shared_bytes, cooperative, grid.where, data, sizeof(Data), &run_thread<Data>};
+}
+
 template <typename... Params, typename... Args>
 void launch_kernel(void (*kernel)(Params...), GridAt grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
                    Args&&... args) {
-  auto values = std::make_shared<std::tuple<std::decay_t<Params>...>>(std::forward<Args>(args)...);
-  enqueue_launch(stream, KernelLaunch{grid.grid, block, shared_bytes, false, grid.where,
-                                      [kernel, values] { std::apply(kernel, *values); }});
+  enqueue_launch(stream, make_launch(kernel, grid, block, shared_bytes, false, std::forward<Args>(args)...));
 }
 
 template <typename... Params, typename... Args>
 void launch_cooperative_kernel(void (*kernel)(Params...), GridAt grid, dim3 block, size_t shared_bytes,
                                cudaStream_t stream, Args&&... args) {
-  auto values = std::make_shared<std::tuple<std::decay_t<Params>...>>(std::forward<Args>(args)...);
-  enqueue_launch(stream, KernelLaunch{grid.grid, block, shared_bytes, true, grid.where,
-                                      [kernel, values] { std::apply(kernel, *values); }});
+  enqueue_launch(stream, make_launch(kernel, grid, block, shared_bytes, true, std::forward<Args>(args)...));
 }
 
 }  // namespace kn_emu

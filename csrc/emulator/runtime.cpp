@@ -23,6 +23,7 @@
 #include "diagnostics.h"
 #include "runtime_api.h"
 #include "scheduler.h"
+#include "traffic.h"
 
 struct CUevent_st {
   std::mutex mutex;
@@ -224,6 +225,10 @@ void run_launch(const KernelLaunch& launch) {
   ++launch_count;
   if (!race_mode) {
     const std::string failure = run_grid(launch, ThreadOrder::kAscending);
+    uint64_t read = 0, written = 0;
+    take_kernel_traffic(read, written);
+    read_bytes += read;
+    written_bytes += written;
     if (!failure.empty()) report_fault(cudaErrorLaunchFailure, failure);
     return;
   }
@@ -233,6 +238,10 @@ void run_launch(const KernelLaunch& launch) {
   auto ascending = snapshot();
   for (auto& [base, bytes] : before) memcpy(base, bytes.data(), bytes.size());
   failure = run_grid(launch, ThreadOrder::kDescending);
+  uint64_t read = 0, written = 0;
+  take_kernel_traffic(read, written);  // two runs: the counters take one
+  read_bytes += read / 2;
+  written_bytes += written / 2;
   if (!failure.empty()) return report_fault(cudaErrorLaunchFailure, failure);
   for (const auto& [base, bytes] : ascending)
     for (size_t i = 0; i < bytes.size(); ++i)
@@ -279,11 +288,6 @@ cudaError_t set_stream_delay(cudaStream_t stream, unsigned microseconds) {
 const char* last_fault() {
   std::lock_guard<std::mutex> lock(fault_lock);
   return fault_text;
-}
-
-void count_kernel_traffic(uint64_t read, uint64_t written) {
-  read_bytes += read;
-  written_bytes += written;
 }
 
 }  // namespace kn_emu

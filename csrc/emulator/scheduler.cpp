@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fiber.h"
+#include "traffic.h"
 
 // The bounds of the section holding every static __shared__ variable (the linker defines them).
 extern "C" char __start_kn_emu_shared[] __attribute__((weak));
@@ -181,7 +182,7 @@ void on_exit(Thread& self) {
 void fiber_main(void* argument) {
   after_switch(&run.scheduler_stack, &run.scheduler_stack_size);
   Thread& self = *static_cast<Thread*>(argument);
-  run.launch->thread_body();
+  run.launch->thread_body(run.launch->data.get());
   on_exit(self);
   for (;;) to_scheduler();
 }
@@ -214,9 +215,14 @@ void schedule(size_t first, size_t last, ThreadOrder order) {
       blockIdx = thread.block->index;
       run.current = &thread;
       const size_t index = size_t(&thread - run.threads.data());
-      before_switch(run.stacks[index]->bottom(), run.stacks[index]->size());
+      const FiberStack& stack = *run.stacks[index];
+      const auto launch_data = uintptr_t(run.launch->data.get()), shared = uintptr_t(thread.block->shared);
+      local_ranges = LocalRanges{uintptr_t(stack.bottom()), uintptr_t(stack.bottom()) + stack.size(), shared,
+                                 shared + run.launch->shared_bytes, launch_data, launch_data + run.launch->data_bytes};
+      before_switch(stack.bottom(), stack.size());
       switch_context(&run.scheduler_context, thread.context);
       after_switch();
+      local_ranges = LocalRanges{};
       progress = true;
       if (!run.failure.empty()) return;
     }
