@@ -48,6 +48,14 @@ if(NOT KN_EMULATE_ASAN)
                                          --param=asan-stack=0 --param=asan-globals=0)
 endif()
 
+# Its half and bfloat16 conversions against CUDA's own host ones, where CUDA's headers are found.
+find_path(KN_CUDA_FP16_INCLUDE cuda_fp16.h PATHS /usr/local/cuda/include ENV CUDA_PATH PATH_SUFFIXES include)
+if(KN_CUDA_FP16_INCLUDE)
+  add_executable(kn_emulator_half_check ${CMAKE_CURRENT_SOURCE_DIR}/test/emulator/half_conversions.cpp)
+  target_include_directories(kn_emulator_half_check SYSTEM PRIVATE ${KN_CUDA_FP16_INCLUDE})
+  target_compile_options(kn_emulator_half_check PRIVATE -O2 -Wall -Wextra -Werror)
+endif()
+
 if(KN_EMULATE_ASAN)
   foreach(target kn_emulator kn_cuda kalman_norm kn_emulator_checks)
     target_compile_options(${target} PRIVATE -fsanitize=address -fno-omit-frame-pointer)

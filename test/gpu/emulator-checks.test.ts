@@ -5,6 +5,7 @@
  * the diagnostics counters.
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { expect } from 'chai';
 import { Tensor, diagnostics, ops } from '../../lib';
@@ -30,6 +31,15 @@ if (cuda.emulated)
       expect(run.status, run.stdout).to.equal(0);
       for (const check of INJECTED_BUGS) expect(run.stdout, check).to.match(new RegExp(`^ok +${check}: .*injected_bugs\\.cu:\\d+`, 'm'));
       expect(run.stdout).to.match(/^0 failed$/m);
+    });
+
+    const halfCheck = path.join(path.dirname(addonPath()), '..', 'kn_emulator_half_check');
+    it('converts float to half and bfloat16 and back bit for bit as CUDA\'s own host conversions', function () {
+      if (!fs.existsSync(halfCheck)) this.skip();  // built only where CUDA's headers are found
+      this.timeout(120000);
+      const run = spawnSync(halfCheck, { encoding: 'utf8' });
+      expect(run.status, run.stdout).to.equal(0);
+      expect(run.stdout).to.match(/^0 differences$/m);
     });
 
     for (const layout of LAYOUTS) {
