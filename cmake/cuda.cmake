@@ -1,15 +1,23 @@
 # The CUDA backend, decided by KN_CUDA: the kernels in cuda/ as a static library linked into the
 # addon with the static CUDA runtime (so the addon loads where no GPU or driver exists), and the
 # addon's device-memory binding. Warnings are errors, and a register spill is a warning.
+# KN_CUDA=emulate compiles the same kernels as C++ against the SIMT emulator (cmake/emulator.cmake).
 include(CheckLanguage)
+
+# Every kernel file, for nvcc and for the emulator alike: a new cuda/*.cu joins both builds.
+file(GLOB KN_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cuda/*.cu)
 
 string(TOLOWER "${KN_CUDA}" kn_cuda_mode)
 if(kn_cuda_mode STREQUAL "off")
   message(STATUS "kalman-norm: CUDA off (KN_CUDA=off)")
   return()
 endif()
+if(kn_cuda_mode STREQUAL "emulate")
+  include(${CMAKE_CURRENT_LIST_DIR}/emulator.cmake)
+  return()
+endif()
 if(NOT kn_cuda_mode STREQUAL "auto" AND NOT kn_cuda_mode STREQUAL "on")
-  message(FATAL_ERROR "KN_CUDA must be auto, on or off, got '${KN_CUDA}'")
+  message(FATAL_ERROR "KN_CUDA must be auto, on, off or emulate, got '${KN_CUDA}'")
 endif()
 
 check_language(CUDA)
@@ -29,14 +37,12 @@ enable_language(CUDA)
 find_package(CUDAToolkit REQUIRED)
 message(STATUS "kalman-norm: CUDA on (${CMAKE_CUDA_COMPILER}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
 
-add_library(kn_cuda STATIC
-  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/kalman_norm_forward.cu
-  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/kalman_norm_backward.cu
-  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/transitions.cu
-  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/covariance.cu)
+add_library(kn_cuda STATIC ${KN_CUDA_SOURCES})
 set_target_properties(kn_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA_RUNTIME_LIBRARY Static
                                          CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON CUDA_EXTENSIONS OFF)
-target_compile_options(kn_cuda PRIVATE -O3 --Werror all-warnings -Xptxas=-warn-spills,-warn-lmem-usage
+# -fmad=false: no contraction of a * b + c into an FMA, so the GPU rounds every operation as the
+# emulator and the CPU do (docs/CUDA.md, "What the emulator proves").
+target_compile_options(kn_cuda PRIVATE -O3 -fmad=false --Werror all-warnings -Xptxas=-warn-spills,-warn-lmem-usage
                                        --resource-usage)
 
 target_sources(kalman_norm PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/csrc/addon/device_memory.cpp

@@ -5,6 +5,7 @@
 // operand's contiguous direction), and each thread adds its entry's terms in double in increasing
 // k, the order of the CPU loop.
 #include "covariance_cuda.h"
+#include "kernel_launch.cuh"
 
 namespace kn::cuda {
 namespace {
@@ -45,7 +46,7 @@ void run_product(const ProductBlend& f, cudaStream_t stream) {
   const int64_t row_tiles = (f.rows + kTile - 1) / kTile;
   if (row_tiles > 65535) throw CudaError("covariance: product_kernel: at most 1048560 rows (the grid's y limit)");
   const dim3 grid(unsigned((f.columns + kTile - 1) / kTile), unsigned(row_tiles));
-  product_kernel<<<grid, kTile * kTile, 0, stream>>>(f);
+  launch_kernel(product_kernel, grid, kTile * kTile, 0, stream, f);
   check_launch("covariance", "product_kernel");
 }
 

@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+#include <string.h>
 
 namespace kn::cuda {
 
@@ -32,8 +33,11 @@ __device__ __forceinline__ void load_floats(const T* source, float (&out)[V]) {
     out[0] = to_float(source[0]);
   } else {
     static_assert(V * sizeof(T) == 16, "a vector is 16 bytes");
+    // One 16-byte load, then memcpy into T's own array: reading the uint4 through a T* would break
+    // strict aliasing (g++ -O2 miscompiles that; nvcc turns this memcpy into register moves).
     const uint4 raw = *reinterpret_cast<const uint4*>(source);
-    const T* values = reinterpret_cast<const T*>(&raw);
+    T values[V];
+    memcpy(values, &raw, sizeof(raw));
 #pragma unroll
     for (int i = 0; i < V; ++i) out[i] = to_float(values[i]);
   }
@@ -45,10 +49,11 @@ __device__ __forceinline__ void store_floats(T* target, const float (&in)[V]) {
     target[0] = from_float<T>(in[0]);
   } else {
     static_assert(V * sizeof(T) == 16, "a vector is 16 bytes");
-    uint4 raw;
-    T* values = reinterpret_cast<T*>(&raw);
+    T values[V];
 #pragma unroll
     for (int i = 0; i < V; ++i) values[i] = from_float<T>(in[i]);
+    uint4 raw;
+    memcpy(&raw, values, sizeof(raw));
     *reinterpret_cast<uint4*>(target) = raw;
   }
 }

@@ -5,6 +5,7 @@
 
 #include "cuda_check.h"
 #include "device_io.cuh"
+#include "kernel_launch.cuh"
 #include "reduction_plan.h"
 
 namespace kn::cuda {
@@ -59,8 +60,9 @@ template <typename Op>
 void launch_walk(const ReductionPlan& plan, const Op& op, cudaStream_t stream, const char* op_name) {
   constexpr int kVector = kVectorWidth<typename Op::Element>;
   const PlanLaunch launch = plan_launch(plan);
-  if (plan.runs() && plan.vector_width == kVector) walk_kernel<kVector, Op><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
-  else walk_kernel<1, Op><<<launch.blocks, launch.threads, 0, stream>>>(plan, op);
+  if (plan.runs() && plan.vector_width == kVector)
+    launch_kernel(walk_kernel<kVector, Op>, launch.blocks, launch.threads, 0, stream, plan, op);
+  else launch_kernel(walk_kernel<1, Op>, launch.blocks, launch.threads, 0, stream, plan, op);
   check_launch(op_name, "walk_kernel");
 }
 

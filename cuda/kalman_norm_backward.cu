@@ -148,7 +148,8 @@ void launch_spread_sum(const NormShape& shape, const UnitBackward<float>* units,
   const int64_t outputs = like.spread == UnitValues::Spread::kScalar
                               ? 1
                               : (like.spread == UnitValues::Spread::kPerColumn ? shape.unit_cols() : shape.units());
-  spread_sum_kernel<<<blocks_for(outputs, kBlockThreads), kBlockThreads, 0, stream>>>(shape, units, field, like.spread, outputs, out);
+  launch_kernel(spread_sum_kernel, blocks_for(outputs, kBlockThreads), kBlockThreads, 0, stream,
+      shape, units, field, like.spread, outputs, out);
   check_launch(kOp, "spread_sum_kernel");
 }
 
@@ -157,7 +158,7 @@ void backward(const Backward& args, cudaStream_t stream) {
   const NormShape& shape = args.shape;
   const unsigned cell_blocks = blocks_for(shape.cells(), kBlockThreads);
   Scratch<float> centers(shape.cells(), stream, kOp);
-  cell_centers_kernel<<<cell_blocks, kBlockThreads, 0, stream>>>(shape, args.posterior_mean, centers.get());
+  launch_kernel(cell_centers_kernel, cell_blocks, kBlockThreads, 0, stream, shape, args.posterior_mean, centers.get());
   check_launch(kOp, "cell_centers_kernel");
 
   const T* y = args.relu_output.as<T>();
@@ -170,10 +171,11 @@ void backward(const Backward& args, cudaStream_t stream) {
   const UnitInputs inputs{args.gamma, args.observed_mean, args.observed_var, args.rstd, args.gain, args.prior_mean,
                           args.prior_var, args.fused, args.guard_fired, args.constant_statistics, args.dmean_out,
                           args.dvar_out};
-  unit_backward_kernel<<<blocks_for(shape.units(), kBlockThreads), kBlockThreads, 0, stream>>>(shape, cells.get(), inputs, units.get());
+  launch_kernel(unit_backward_kernel, blocks_for(shape.units(), kBlockThreads), kBlockThreads, 0, stream,
+      shape, cells.get(), inputs, units.get());
   check_launch(kOp, "unit_backward_kernel");
   if (args.dgamma || args.dbeta) {
-    parameter_gradients_kernel<<<blocks_for(shape.channels, kBlockThreads), kBlockThreads, 0, stream>>>(
+    launch_kernel(parameter_gradients_kernel, blocks_for(shape.channels, kBlockThreads), kBlockThreads, 0, stream,
         shape, cells.get(), args.rstd, args.dgamma, args.dbeta);
     check_launch(kOp, "parameter_gradients_kernel");
   }
@@ -182,8 +184,8 @@ void backward(const Backward& args, cudaStream_t stream) {
   launch_spread_sum(shape, units.get(), UnitField::kGain, args.gain, args.dgain, stream);
 
   Scratch<float4> coefficients(shape.cells(), stream, kOp);
-  input_gradient_coefficients_kernel<<<cell_blocks, kBlockThreads, 0, stream>>>(shape, args.gamma, args.rstd, args.observed_mean,
-                                                                               units.get(), coefficients.get());
+  launch_kernel(input_gradient_coefficients_kernel, cell_blocks, kBlockThreads, 0, stream,
+      shape, args.gamma, args.rstd, args.observed_mean, units.get(), coefficients.get());
   check_launch(kOp, "input_gradient_coefficients_kernel");
   input_gradient<T>(args, coefficients.get(), stream);
 }

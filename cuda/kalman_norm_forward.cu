@@ -125,7 +125,7 @@ void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean,
                                     cudaStream_t stream) {
   const NormShape& shape = io.shape;
   Scratch<float> center(shape.cells(), stream, kOp), scale(shape.cells(), stream, kOp), shift(shape.cells(), stream, kOp);
-  cell_coefficients_kernel<<<blocks_for(shape.cells(), kBlockThreads), kBlockThreads, 0, stream>>>(
+  launch_kernel(cell_coefficients_kernel, blocks_for(shape.cells(), kBlockThreads), kBlockThreads, 0, stream,
       shape, unit_mean, unit_rstd, io.epilogue.gamma, io.epilogue.beta, center.get(), scale.get(), shift.get());
   check_launch(kOp, "cell_coefficients_kernel");
   const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data, io.y.data, io.epilogue.residual.data}));
@@ -146,22 +146,25 @@ void forward_training(const TrainingForward& args, int* guard_fired, cudaStream_
   Scratch<Moments<float>> cells(shape.cells(), stream, kOp);
   reduce_cells(plan, MomentsPolicy<T>{args.io.x.as<T>()}, cells.get(), stream, kOp);
   const unsigned unit_blocks = blocks_for(shape.units(), kBlockThreads);
-  unit_observations_kernel<<<unit_blocks, kBlockThreads, 0, stream>>>(shape, cells.get(), args.observed_mean, args.observed_var);
+  launch_kernel(unit_observations_kernel, unit_blocks, kBlockThreads, 0, stream,
+      shape, cells.get(), args.observed_mean, args.observed_var);
   check_launch(kOp, "unit_observations_kernel");
   if (args.prior_mean.values) {
-    guard_kernel<<<1, kBlockThreads, 0, stream>>>(shape, args.observed_var, args.prior_var, args.io.eps, args.guard, args.guard_statistic, guard_fired);
+    launch_kernel(guard_kernel, 1, kBlockThreads, 0, stream,
+        shape, args.observed_var, args.prior_var, args.io.eps, args.guard, args.guard_statistic, guard_fired);
     check_launch(kOp, "guard_kernel");
   } else {
     check(cudaMemsetAsync(guard_fired, 0, sizeof(int), stream), kOp, "cudaMemsetAsync");
   }
-  posterior_kernel<<<unit_blocks, kBlockThreads, 0, stream>>>(
+  launch_kernel(posterior_kernel, unit_blocks, kBlockThreads, 0, stream,
       shape, args.observed_mean, args.observed_var, args.prior_mean, args.prior_var, args.gain, guard_fired,
       args.io.eps, args.posterior_mean, args.posterior_var, args.rstd);
   check_launch(kOp, "posterior_kernel");
   normalize_with_unit_statistics<T>(args.io, args.posterior_mean, args.rstd, stream);
   if (args.running_mean) {
-    running_kernel<<<blocks_for(shape.unit_cols(), kBlockThreads), kBlockThreads, 0, stream>>>(
-        shape, args.posterior_mean, args.posterior_var, args.momentum, args.running_mean, args.running_var, args.running_skipped);
+    launch_kernel(running_kernel, blocks_for(shape.unit_cols(), kBlockThreads), kBlockThreads, 0, stream,
+        shape, args.posterior_mean, args.posterior_var, args.momentum, args.running_mean, args.running_var,
+        args.running_skipped);
     check_launch(kOp, "running_kernel");
   }
 }
@@ -174,7 +177,8 @@ void kalman_norm_forward_training(const TrainingForward& args, int* guard_fired,
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args, cudaStream_t stream) {
   const int64_t units = args.io.shape.units();
-  rstd_kernel<<<blocks_for(units, kBlockThreads), kBlockThreads, 0, stream>>>(units, args.var, args.io.eps, args.rstd);
+  launch_kernel(rstd_kernel, blocks_for(units, kBlockThreads), kBlockThreads, 0, stream,
+      units, args.var, args.io.eps, args.rstd);
   check_launch(kOp, "rstd_kernel");
   with_dtype(args.io.x.dtype, [&](auto tag) {
     normalize_with_unit_statistics<typename decltype(tag)::type>(args.io, args.mean, args.rstd, stream);

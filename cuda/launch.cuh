@@ -44,16 +44,19 @@ void reduce_cells(const ReductionPlan& plan, const Policy& policy, typename Poli
   const PlanLaunch launch = plan_launch(plan);
   if (plan.runs()) {
     if (plan.vector_width == kVector)
-      run_partials_kernel<Policy, kVector><<<launch.blocks, launch.threads, 0, stream>>>(plan, policy, partials.get());
+      launch_kernel(run_partials_kernel<Policy, kVector>, launch.blocks, launch.threads, 0, stream,
+          plan, policy, partials.get());
     else
-      run_partials_kernel<Policy, 1><<<launch.blocks, launch.threads, 0, stream>>>(plan, policy, partials.get());
+      launch_kernel(run_partials_kernel<Policy, 1>, launch.blocks, launch.threads, 0, stream,
+          plan, policy, partials.get());
     check_launch(op, "run_partials_kernel");
   } else {
     const size_t shared = size_t(plan.tile_channels) * plan.row_lanes * sizeof(State);
-    tile_partials_kernel<Policy><<<launch.blocks, launch.threads, shared, stream>>>(plan, policy, partials.get());
+    launch_kernel(tile_partials_kernel<Policy>, launch.blocks, launch.threads, shared, stream,
+        plan, policy, partials.get());
     check_launch(op, "tile_partials_kernel");
   }
-  fold_cells_kernel<Policy><<<blocks_for(plan.shape.cells(), kBlockThreads), kBlockThreads, 0, stream>>>(
+  launch_kernel(fold_cells_kernel<Policy>, blocks_for(plan.shape.cells(), kBlockThreads), kBlockThreads, 0, stream,
       plan, partials.get(), cells);
   check_launch(op, "fold_cells_kernel");
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "device_io.cuh"
+#include "kernel_launch.cuh"
 #include "kn_unit_math.h"
 #include "reduction_plan.h"
 
@@ -126,7 +127,7 @@ template <typename Policy>
 __global__ void __launch_bounds__(kBlockThreads) tile_partials_kernel(ReductionPlan plan, Policy policy,
                                                                       typename Policy::State* partials) {
   using State = typename Policy::State;
-  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  KN_DYNAMIC_SHARED(unsigned char, shared_bytes);
   State* lanes = reinterpret_cast<State*>(shared_bytes);
   const TileItem tile = tile_item(plan, blockIdx.x);
   const int channel_lane = threadIdx.x, row_lane = threadIdx.y;

@@ -2,6 +2,8 @@
 // the statistic rows are small ([rows, channels]), so one thread per output value is plenty.
 #include "transitions_cuda.h"
 
+#include "kernel_launch.cuh"
+
 namespace kn::cuda {
 namespace {
 
@@ -17,7 +19,7 @@ template <typename F>
 void launch(const F& f, int64_t count, cudaStream_t stream) {
   if (count <= 0) return;
   const int64_t wanted = (count + kThreads - 1) / kThreads;
-  elementwise_kernel<F><<<unsigned(wanted < 4096 ? wanted : 4096), kThreads, 0, stream>>>(f, count);
+  launch_kernel(elementwise_kernel<F>, unsigned(wanted < 4096 ? wanted : 4096), kThreads, 0, stream, f, count);
   check_launch("transition", "elementwise_kernel");
 }
 

@@ -152,6 +152,13 @@ export interface NativeAddon {
   synchronize?(stream: bigint): void;
   eventRecord?(stream: bigint): bigint;
   eventElapsedMs?(start: bigint, end: bigint): number;
+  /** CUDA builds: a new non-blocking stream, and its end (tests of work on a caller's stream). */
+  streamCreate?(): bigint;
+  streamDestroy?(stream: bigint): void;
+  /** Emulated builds (KN_CUDA=emulate) only: csrc/addon/emulator_binding.cpp. */
+  emulatorCounters?(): EmulatorCounters;
+  emulatorStreamDelay?(stream: bigint, microseconds: number): void;
+  emulatorRaceMode?(on: boolean): void;
   /** CUDA builds: cuDNN batch norm, loaded at run time (the benchmark's peer). */
   cudnnInfo?(): { available: boolean; reason: string; version: number };
   cudnnBatchNorm?(args: NativePlacement & Record<string, unknown>): void;
@@ -170,6 +177,14 @@ export interface PlanCoverage {
   partialsRepeated: number;
 }
 
+/** Cumulative counts of the SIMT emulator: kernel launches, device allocations, global-memory bytes read and written by copies, memsets and kernels. */
+export interface EmulatorCounters {
+  launches: number;
+  allocations: number;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
 export interface CudaDevice {
   index: number;
   name: string;
@@ -180,6 +195,8 @@ export interface CudaDevice {
 export interface CudaInfo {
   /** The addon was compiled with the CUDA backend. */
   built: boolean;
+  /** The CUDA backend runs on the in-house SIMT emulator (a KN_CUDA=emulate build): the real kernels, on the CPU. */
+  emulated: boolean;
   /** A GPU can be used now. */
   available: boolean;
   /** Why not, when it cannot ('' when it can). */
@@ -194,10 +211,15 @@ function packageRoot(): string {
   return path.resolve(__dirname, '..', '..');
 }
 
+/** Where the addon is loaded from: KN_ADDON_PATH, else build/Release of the package. */
+export function addonPath(): string {
+  return process.env.KN_ADDON_PATH ?? path.join(packageRoot(), 'build', 'Release', 'kalman_norm.node');
+}
+
 /** Loads the addon on first use (KN_ADDON_PATH overrides where it is looked for). */
 export function native(): NativeAddon {
   if (!addon) {
-    const file = process.env.KN_ADDON_PATH ?? path.join(packageRoot(), 'build', 'Release', 'kalman_norm.node');
+    const file = addonPath();
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
       addon = require(file) as NativeAddon;

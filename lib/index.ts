@@ -1,7 +1,7 @@
 // kalman-norm: Kalman Normalization (KN) and Group Kalman Normalization (GKN) for Node.js.
 export { Tensor, cudaInfo } from './tensor';
 export type { DType, Device, Layout, TensorOptions } from './tensor';
-export type { CudaDevice, CudaInfo } from './binding';
+export type { CudaDevice, CudaInfo, EmulatorCounters } from './binding';
 export { ops, SavedNormalization } from './ops';
 export type {
   Activation,
@@ -28,7 +28,7 @@ export { KalmanNorm } from './layers/kalman-norm-layer';
 export type { KalmanNormLayerOptions } from './layers/kalman-norm-layer';
 export { GroupKalmanNorm } from './layers/group-kalman-norm-layer';
 export type { LayerForwardInputs, LayerGradients, LayerOptions } from './layers/normalization-layer';
-export { threadCount } from './runtime';
+export { diagnostics, threadCount } from './runtime';
 export { MomentNode } from './layers/moment-graph';
 export type { RowsGradient, TiedWeight } from './layers/moment-graph';
 export { activationOf, linkFeedForward, linkResNetBasicBlock, linkStack, moments } from './layers/links';

@@ -1,6 +1,20 @@
-import { native } from './binding';
+import { EmulatorCounters, native } from './binding';
 
 /** Threads the CPU backend spreads large tensors over (KN_NUM_THREADS overrides). */
 export function threadCount(): number {
   return native().threadCount();
 }
+
+/** What the CUDA backend did, where it can tell: the emulated build (KN_CUDA=emulate) only. */
+export const diagnostics = {
+  /**
+   * Cumulative counts since the process started: kernel launches, device allocations, and global
+   * memory bytes read and written by copies, memsets and kernels (every load and store of every
+   * thread). Throws outside an emulated build.
+   */
+  counters(): EmulatorCounters {
+    const addon = native();
+    if (!addon.emulatorCounters) throw new Error('diagnostics.counters: only an emulated CUDA build (KN_CUDA=emulate) counts');
+    return addon.emulatorCounters();
+  },
+};

@@ -3,8 +3,9 @@
 # machine that needs neither Node.js nor a network, and writes BUNDLE/report/: REPORT.md (the
 # summary), mocha.json, the logs, and what nvidia-smi and cudaInfo() said.
 #   bash gpu-run.sh [BUNDLE_DIR]      (default: the bundle this script sits in)
-# Exits non-zero when a test failed or the benchmark failed. Without a usable GPU the GPU tests come
-# out pending (REPORT.md says why) and the benchmark is skipped.
+# Exits non-zero when a test failed, the benchmark failed, or no GPU test ran: without a usable GPU
+# the GPU tests come out pending (REPORT.md says why), the benchmark is skipped and the run fails,
+# so a GPU job is never green with nothing checked on the GPU.
 set -euo pipefail
 
 bundle="$(cd "${1:-"$(dirname "$0")/.."}" && pwd)"
@@ -81,5 +82,14 @@ if [[ $tests_status != 0 ]]; then
 fi
 if [[ $benchmark_status =~ ^[0-9]+$ && $benchmark_status != 0 ]]; then
   echo "gpu-run: the benchmark failed (exit status $benchmark_status)" >&2
+  exit 1
+fi
+if [[ $available != true ]]; then
+  echo "gpu-run: no GPU test ran: cudaInfo() reports no usable GPU (see $report/REPORT.md)" >&2
+  exit 1
+fi
+pending="$("$node" -p 'require(process.argv[1]).stats.pending' "$report/mocha.json" 2>/dev/null || echo unknown)"
+if [[ $pending != 0 ]]; then
+  echo "gpu-run: $pending GPU tests did not run (pending)" >&2
   exit 1
 fi

@@ -9,19 +9,35 @@
 #include "../../cuda/covariance_cuda.h"
 #include "../../cuda/kalman_norm_cuda.h"
 #include "../../cuda/transitions_cuda.h"
-#include "cudnn_peer.h"
 #include "device_memory.h"
+#ifdef KN_CUDA_EMULATED
+#include "emulator_binding.h"
+#else
+#include "cudnn_peer.h"
+#endif
 #endif
 
 namespace kn::addon {
 namespace {
 
 #ifdef KN_WITH_CUDA
-// Turns a CUDA failure into a JavaScript Error naming the op and the CUDA error.
+// Runs an op on the call's stream, turning a CUDA failure into a JavaScript Error naming the op and
+// the CUDA error. The package's stream allocated, zeroed and uploaded the call's memory and will
+// copy it back and free it, so a caller's stream first waits for the package's, and the package's
+// then waits for the op.
 template <typename Run>
 void on_device(const CallContext& context, Run&& run) {
   try {
-    run(cuda_stream(context.device, context.stream));
+    const cudaStream_t own = cuda_stream(context.device, 0), stream = cuda_stream(context.device, context.stream);
+    if (stream == own) return run(stream);
+    order_after(stream, own);
+    try {
+      run(stream);
+    } catch (...) {
+      order_after(own, stream);
+      throw;
+    }
+    order_after(own, stream);
   } catch (const kn::cuda::CudaError& error) {
     throw Napi::Error::New(context.env, error.what());
   }
@@ -124,11 +140,16 @@ void run_product(const ProductBlend& f, const CallContext& context) {
 void register_device(Napi::Env env, Napi::Object exports) {
 #ifdef KN_WITH_CUDA
   register_device_memory(env, exports);
+#ifdef KN_CUDA_EMULATED
+  register_emulator(env, exports);  // no cuDNN: its kernels cannot run on emulated memory
+#else
   register_cudnn_peer(env, exports);
+#endif
 #else
   exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     auto result = Napi::Object::New(info.Env());
     result.Set("built", false);
+    result.Set("emulated", false);
     result.Set("available", false);
     result.Set("reason", "built without CUDA");
     result.Set("devices", Napi::Array::New(info.Env()));

@@ -1,5 +1,5 @@
 // The one place that chooses between the CPU and the CUDA backend (the only file with
-// #ifdef KN_WITH_CUDA in the addon).
+// #ifdef KN_WITH_CUDA / KN_CUDA_EMULATED in the addon).
 #pragma once
 
 #include <napi.h>

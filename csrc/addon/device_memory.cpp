@@ -130,12 +130,20 @@ void* device_argument_range(const Napi::CallbackInfo& info, size_t index, const 
   return range.pointer;
 }
 
-// cudaInfo() -> { built: true, available, reason, devices }
+// The emulator's runtime (KN_CUDA=emulate) defines KN_CUDA_EMULATOR in its cuda_runtime_api.h.
+#if defined(KN_CUDA_EMULATOR)
+constexpr bool kEmulated = true;
+#else
+constexpr bool kEmulated = false;
+#endif
+
+// cudaInfo() -> { built: true, emulated, available, reason, devices }
 Napi::Value cuda_info(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   auto result = Napi::Object::New(env);
   auto devices = Napi::Array::New(env);
   result.Set("built", true);
+  result.Set("emulated", kEmulated);
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   std::string reason;
@@ -199,18 +207,22 @@ Napi::Value copy_to_host(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Waits for a device-to-host copy on a worker thread, so the event loop stays free.
+// Finishes a device-to-host copy on a worker thread, so the event loop stays free. The copy is
+// taken at the call: a device-side snapshot queued then, so work queued after the call (a write, a
+// dispose) cannot change what the promise returns. The worker brings the snapshot to the host and
+// frees it.
 class CopyToHostWorker : public Napi::AsyncWorker {
  public:
-  CopyToHostWorker(const Napi::Env& env, Napi::Value target, HostRange range, const void* source, cudaStream_t stream)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), range_(range), source_(source), stream_(stream) {
+  CopyToHostWorker(const Napi::Env& env, Napi::Value target, HostRange range, void* snapshot, cudaStream_t stream)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), range_(range), snapshot_(snapshot), stream_(stream) {
     target_ = Napi::Persistent(target.As<Napi::Object>());  // keeps the destination alive
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    cudaError_t status = cudaMemcpyAsync(range_.data, source_, range_.bytes, cudaMemcpyDeviceToHost, stream_);
+    cudaError_t status = cudaMemcpyAsync(range_.data, snapshot_, range_.bytes, cudaMemcpyDeviceToHost, stream_);
     if (status == cudaSuccess) status = cudaStreamSynchronize(stream_);
+    cudaFreeAsync(snapshot_, stream_);
     if (status != cudaSuccess)
       SetError(std::string("toArrayAsync: copy to the host failed: ") + cudaGetErrorName(status) + " (" +
                cudaGetErrorString(status) + ")");
@@ -222,7 +234,7 @@ class CopyToHostWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference target_;
   HostRange range_;
-  const void* source_;
+  void* snapshot_;
   cudaStream_t stream_;
 };
 
@@ -230,7 +242,15 @@ class CopyToHostWorker : public Napi::AsyncWorker {
 Napi::Value copy_to_host_async(const Napi::CallbackInfo& info) {
   const HostRange target = host_argument(info, 0, "dst");
   const void* source = device_argument_range(info, 1, "src", target.bytes);
-  auto* worker = new CopyToHostWorker(info.Env(), info[0], target, source, stream_or_throw(info.Env(), 0, stream_argument(info, 2)));
+  const cudaStream_t stream = stream_or_throw(info.Env(), 0, stream_argument(info, 2));
+  void* snapshot = nullptr;
+  check_cuda(info.Env(), cudaMallocAsync(&snapshot, target.bytes > 0 ? target.bytes : 1, stream), "toArrayAsync", "cudaMallocAsync");
+  const cudaError_t copied = cudaMemcpyAsync(snapshot, source, target.bytes, cudaMemcpyDeviceToDevice, stream);
+  if (copied != cudaSuccess) {
+    cudaFreeAsync(snapshot, stream);
+    throw_cuda(info.Env(), "toArrayAsync", "cudaMemcpyAsync", copied);
+  }
+  auto* worker = new CopyToHostWorker(info.Env(), info[0], target, snapshot, stream);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
@@ -284,6 +304,21 @@ Napi::Value event_elapsed_ms(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ms);
 }
 
+// streamCreate() -> bigint: a new non-blocking stream (for tests of work on a caller's stream).
+Napi::Value stream_create(const Napi::CallbackInfo& info) {
+  cudaStream_t stream = nullptr;
+  check_cuda(info.Env(), cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "streamCreate", "cudaStreamCreateWithFlags");
+  return Napi::BigInt::New(info.Env(), uint64_t(reinterpret_cast<uintptr_t>(stream)));
+}
+
+// streamDestroy(stream): its queued work still completes.
+Napi::Value stream_destroy(const Napi::CallbackInfo& info) {
+  const uint64_t stream = stream_argument(info, 0);
+  if (stream == 0) throw Napi::RangeError::New(info.Env(), "stream: the package's own stream cannot be destroyed");
+  check_cuda(info.Env(), cudaStreamDestroy(reinterpret_cast<cudaStream_t>(stream)), "streamDestroy", "cudaStreamDestroy");
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 cudaStream_t cuda_stream(int device, uint64_t stream) {
@@ -301,6 +336,15 @@ cudaStream_t cuda_stream(int device, uint64_t stream) {
   return streams[size_t(device)];
 }
 
+void order_after(cudaStream_t later, cudaStream_t earlier) {
+  cudaEvent_t event = nullptr;
+  kn::cuda::check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "stream order", "cudaEventCreateWithFlags");
+  cudaError_t status = cudaEventRecord(event, earlier);
+  if (status == cudaSuccess) status = cudaStreamWaitEvent(later, event, 0);
+  cudaEventDestroy(event);  // the wait keeps the record it was queued behind
+  kn::cuda::check(status, "stream order", "cudaStreamWaitEvent");
+}
+
 void register_device_memory(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(DeviceBuffer::define(env))));
   exports.Set("cudaInfo", Napi::Function::New(env, cuda_info, "cudaInfo"));
@@ -312,6 +356,8 @@ void register_device_memory(Napi::Env env, Napi::Object exports) {
   exports.Set("zeroDevice", Napi::Function::New(env, zero_device, "zeroDevice"));
   exports.Set("copyDeviceToDevice", Napi::Function::New(env, copy_device_to_device, "copyDeviceToDevice"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
+  exports.Set("streamCreate", Napi::Function::New(env, stream_create, "streamCreate"));
+  exports.Set("streamDestroy", Napi::Function::New(env, stream_destroy, "streamDestroy"));
   exports.Set("eventRecord", Napi::Function::New(env, event_record, "eventRecord"));
   exports.Set("eventElapsedMs", Napi::Function::New(env, event_elapsed_ms, "eventElapsedMs"));
 }

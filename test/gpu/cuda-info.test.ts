@@ -9,8 +9,9 @@ describe('cudaInfo() and CUDA availability (every machine)', function () {
   const info = cudaInfo();
 
   it('reports built, available, reason and devices with their documented types', function () {
-    expect(info).to.have.all.keys('built', 'available', 'reason', 'devices');
+    expect(info).to.have.all.keys('built', 'emulated', 'available', 'reason', 'devices');
     expect(info.built).to.be.a('boolean');
+    expect(info.emulated).to.be.a('boolean');
     expect(info.available).to.be.a('boolean');
     expect(info.reason).to.be.a('string');
     expect(info.devices).to.be.an('array');
@@ -24,6 +25,7 @@ describe('cudaInfo() and CUDA availability (every machine)', function () {
   });
 
   it('is available only in a CUDA build with a device, and says why when it is not', function () {
+    if (info.emulated) expect(info.built, 'built').to.equal(true);
     if (info.available) {
       expect(info.built, 'built').to.equal(true);
       expect(info.devices, 'devices').to.not.be.empty;

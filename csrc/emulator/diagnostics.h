@@ -1,0 +1,34 @@
+// What the SIMT emulator can say about the work it ran, for tests and benchmarks of the emulated
+// build (KN_CUDA=emulate), and the knobs its own tests turn.
+#pragma once
+
+#include <stdint.h>
+
+#include "runtime_api.h"
+
+namespace kn_emu {
+
+// Cumulative since the process started. Bytes count device (global) memory read and written by
+// copies, memsets and kernels; a kernel's bytes are every load and store of every thread, so a
+// value many threads load counts many times (a GPU's caches would serve most of them).
+struct Counters {
+  uint64_t launches;
+  uint64_t allocations;
+  uint64_t bytes_read;
+  uint64_t bytes_written;
+};
+Counters counters();
+
+// Race mode: every launch runs twice from the same memory, threads and blocks in ascending and
+// then descending order, and a difference in what it wrote is reported as a fault (a missing
+// barrier or a race). Also on with the environment variable KN_EMULATE_RACE=1.
+void set_race_mode(bool on);
+
+// Holds each operation of `stream` back by `microseconds` before it runs: a slow stream, so a
+// test can show work that is not ordered after it.
+cudaError_t set_stream_delay(cudaStream_t stream, unsigned microseconds);
+
+// The text of the last fault reported by a kernel ("" if none).
+const char* last_fault();
+
+}  // namespace kn_emu
