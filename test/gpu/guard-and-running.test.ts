@@ -16,7 +16,7 @@ function data(seed: number): Float32Array {
   return Float32Array.from({ length: N * C * S }, () => 1 + random.normal());
 }
 
-function run(device: Device, x: Float32Array, guardStatistic: GuardStatistic, priorScale: number) {
+async function run(device: Device, x: Float32Array, guardStatistic: GuardStatistic, priorScale: number) {
   const onDevice = (values: Float32Array, shape: number[]) => Tensor.fromArray(values, shape, { device });
   const runningMean = onDevice(Float32Array.from({ length: C }, (_, c) => 0.1 * c), [C]);
   const runningVar = onDevice(new Float32Array(C).fill(2), [C]);
@@ -27,19 +27,19 @@ function run(device: Device, x: Float32Array, guardStatistic: GuardStatistic, pr
   return {
     guardFired: result.guardFired,
     skipped: result.skippedChannels,
-    y: result.y.toArray(),
-    runningMean: runningMean.toArray(),
-    runningVar: runningVar.toArray(),
+    y: await result.y.toArrayAsync(),
+    runningMean: await runningMean.toArrayAsync(),
+    runningVar: await runningVar.toArrayAsync(),
   };
 }
 
 describeGpu('GPU guard statistics and running-estimate skip', function () {
   for (const guardStatistic of ['geometric', 'mean'] as const)
     for (const priorScale of [1, 1e4]) {
-      it(`${guardStatistic} guard, prior variance ${priorScale}: same decision and outputs as the CPU`, function () {
+      it(`${guardStatistic} guard, prior variance ${priorScale}: same decision and outputs as the CPU`, async function () {
         const x = data(priorScale);
-        const cpu = run('cpu', x, guardStatistic, priorScale);
-        const gpu = run('cuda', x, guardStatistic, priorScale);
+        const cpu = await run('cpu', x, guardStatistic, priorScale);
+        const gpu = await run('cuda', x, guardStatistic, priorScale);
         expect(gpu.guardFired, 'guardFired').to.equal(cpu.guardFired);
         expect(cpu.guardFired, 'the case exercises the guard').to.equal(priorScale > 1);
         assertClose(gpu.y, cpu.y, 1e-5, 'y');
@@ -48,12 +48,12 @@ describeGpu('GPU guard statistics and running-estimate skip', function () {
       });
     }
 
-  it('NaN in channel 5 and Inf in channel 11: skipped on the GPU as on the CPU, the rest updated', function () {
+  it('NaN in channel 5 and Inf in channel 11: skipped on the GPU as on the CPU, the rest updated', async function () {
     const x = data(9);
     x[(1 * C + 5) * S + 2] = NaN;
     x[(2 * C + 11) * S + 7] = -Infinity;
-    const cpu = run('cpu', x, 'geometric', 1);
-    const gpu = run('cuda', x, 'geometric', 1);
+    const cpu = await run('cpu', x, 'geometric', 1);
+    const gpu = await run('cuda', x, 'geometric', 1);
     expect(cpu.skipped).to.deep.equal([5, 11]);
     expect(gpu.skipped).to.deep.equal([5, 11]);
     expect(gpu.runningMean[5]).to.equal(Math.fround(0.5));
