@@ -76,9 +76,18 @@ export function evaluate(network: Network, split: Split): { loss: number; accura
   return { loss: loss / split.count, accuracy: correct / split.count };
 }
 
-/** Cosine decay from the base rate to zero over the run. */
+/** The share of a run's steps over which the rate ramps up linearly from zero. */
+const WARMUP_FRACTION = Number(process.env.KN_WARMUP ?? 0.1);
+
+/**
+ * A linear warm-up over the first tenth of the run, then cosine decay from the base rate to zero.
+ * Without the warm-up the convnet died within its first 100 steps on some seeds, whatever the
+ * normalization (BN, GN, KN alike: chance accuracy, training loss stuck at ln 10).
+ */
 export function learningRateAt(config: RunConfig, step: number): number {
-  return 0.5 * config.learningRate * (1 + Math.cos((Math.PI * step) / config.steps));
+  const warmup = Math.max(1, Math.round(WARMUP_FRACTION * config.steps));
+  const ramp = Math.min(1, (step + 1) / warmup);
+  return ramp * 0.5 * config.learningRate * (1 + Math.cos((Math.PI * step) / config.steps));
 }
 
 /** `onStep` is called after every step (for the progress bar) with the latest point, if any yet. */
