@@ -104,22 +104,35 @@ export class NormalizedNode extends MomentNode {
   }
 }
 
-export class ReluNode extends MomentNode {
+/** A transition op on its input's rows and, backward, its gradient (the op's saved state kept between). */
+interface RowsOp {
+  name: string;
+  forward(rows: MomentRows): MomentRows & { saved: unknown };
+  backward(dMean: Tensor | null, dVar: Tensor | null, saved: unknown): MomentRowsGradient;
+}
+
+/** A node that applies one op to one input's rows. */
+abstract class UnaryNode extends MomentNode {
   private saved: unknown;
-  constructor(readonly input: MomentNode) {
+  constructor(readonly input: MomentNode, private readonly op: RowsOp) {
     super();
   }
   version(): string {
-    return `relu(${this.input.version()})`;
+    return `${this.op.name}(${this.input.version()})`;
   }
   protected compute(): MomentRows {
-    const rows = this.input.evaluate();
-    const result = transitions.reluMoments(rows.mean, rows.var);
+    const result = this.op.forward(this.input.evaluate());
     this.saved = result.saved;
     return result;
   }
   backward(gradient: RowsGradient): void {
-    this.input.backward(transitions.reluMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+    this.input.backward(this.op.backward(gradient.dMean, gradient.dVar, this.saved));
+  }
+}
+
+export class ReluNode extends UnaryNode {
+  constructor(input: MomentNode) {
+    super(input, { name: 'relu', forward: (rows) => transitions.reluMoments(rows.mean, rows.var), backward: transitions.reluMomentsBackward });
   }
 }
 
@@ -127,46 +140,18 @@ export class ReluNode extends MomentNode {
  * The average of a pool window of `taps` activations that each follow the input's distribution,
  * with pairwise correlation `correlation` (KN-SPEC 3c). The options are checked when it is built.
  */
-export class AvgPoolNode extends MomentNode {
-  private saved: unknown;
-  readonly window: transitions.PoolWindow;
-  constructor(readonly input: MomentNode, options: transitions.PoolOptions) {
-    super();
-    this.window = transitions.poolWindow(options);
-  }
-  version(): string {
-    return `avgPool(${this.input.version()})`;
-  }
-  protected compute(): MomentRows {
-    const rows = this.input.evaluate();
-    const result = transitions.avgPoolMoments(rows.mean, rows.var, this.window);
-    this.saved = result.saved;
-    return result;
-  }
-  backward(gradient: RowsGradient): void {
-    this.input.backward(transitions.avgPoolMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+export class AvgPoolNode extends UnaryNode {
+  constructor(input: MomentNode, options: transitions.PoolOptions) {
+    const window = transitions.poolWindow(options);
+    super(input, { name: 'avgPool', forward: (rows) => transitions.avgPoolMoments(rows.mean, rows.var, window), backward: transitions.avgPoolMomentsBackward });
   }
 }
 
 /** The max of such a window, by Clark's (1961) moments (KN-SPEC 3c). */
-export class MaxPoolNode extends MomentNode {
-  private saved: unknown;
-  readonly window: transitions.PoolWindow;
-  constructor(readonly input: MomentNode, options: transitions.PoolOptions) {
-    super();
-    this.window = transitions.poolWindow(options);
-  }
-  version(): string {
-    return `maxPool(${this.input.version()})`;
-  }
-  protected compute(): MomentRows {
-    const rows = this.input.evaluate();
-    const result = transitions.maxPoolMoments(rows.mean, rows.var, this.window);
-    this.saved = result.saved;
-    return result;
-  }
-  backward(gradient: RowsGradient): void {
-    this.input.backward(transitions.maxPoolMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+export class MaxPoolNode extends UnaryNode {
+  constructor(input: MomentNode, options: transitions.PoolOptions) {
+    const window = transitions.poolWindow(options);
+    super(input, { name: 'maxPool', forward: (rows) => transitions.maxPoolMoments(rows.mean, rows.var, window), backward: transitions.maxPoolMomentsBackward });
   }
 }
 
@@ -175,24 +160,10 @@ export class MaxPoolNode extends MomentNode {
  * a group of C / G consecutive channels (docs/LINKED-LAYERS.md). The group count is checked when
  * it is built, that it divides C when the rows arrive.
  */
-export class GroupNode extends MomentNode {
-  private saved: unknown;
-  readonly groups: number;
-  constructor(readonly input: MomentNode, groups: number) {
-    super();
-    this.groups = transitions.groupCount({ groups });
-  }
-  version(): string {
-    return `groups(${this.input.version()})`;
-  }
-  protected compute(): MomentRows {
-    const rows = this.input.evaluate();
-    const result = transitions.groupMoments(rows.mean, rows.var, { groups: this.groups });
-    this.saved = result.saved;
-    return result;
-  }
-  backward(gradient: RowsGradient): void {
-    this.input.backward(transitions.groupMomentsBackward(gradient.dMean, gradient.dVar, this.saved));
+export class GroupNode extends UnaryNode {
+  constructor(input: MomentNode, groups: number) {
+    const checked = transitions.groupCount({ groups });
+    super(input, { name: 'groups', forward: (rows) => transitions.groupMoments(rows.mean, rows.var, { groups: checked }), backward: transitions.groupMomentsBackward });
   }
 }
 
