@@ -1,8 +1,8 @@
 // Merges the JSON files of several `npm start -- --json FILE` runs (for instance the two models
 // trained in two processes at once) into one table of final test accuracy, mean ± sd over seeds:
-//   node dist/scripts/train/table.js results/a.json results/b.json [--markdown FILE]
+//   node dist/scripts/train/table.js results/a.json results/b.json [--methods ID,...] [--batch B,...] [--markdown FILE]
 import * as fs from 'fs';
-import { MethodSpec } from './methods';
+import { MethodSpec, methodById } from './methods';
 import { accuracyRows, formatTable, markdownTable, summarize } from './report';
 import { Point, RunConfig, RunResult } from './train';
 
@@ -23,14 +23,24 @@ function resultsOf(file: string): RunResult[] {
   });
 }
 
+/** The value after `flag` in argv, removing both; null when absent. */
+function takeFlag(argv: string[], flag: string): string | null {
+  const at = argv.indexOf(flag);
+  if (at < 0) return null;
+  if (at + 1 >= argv.length) throw new RangeError(`${flag}: expected a value`);
+  return argv.splice(at, 2)[1];
+}
+
 function main(): void {
   const argv = process.argv.slice(2);
-  const markdownAt = argv.indexOf('--markdown');
-  const markdown = markdownAt >= 0 ? argv[markdownAt + 1] : null;
-  const files = argv.filter((_, i) => markdownAt < 0 || (i !== markdownAt && i !== markdownAt + 1));
-  if (files.length === 0) throw new RangeError('files: expected one or more JSON files written by npm start -- --json FILE');
-  const results = files.flatMap(resultsOf);
-  const methods = [...new Set(results.map((r) => r.config.method.label))];
+  const markdown = takeFlag(argv, '--markdown');
+  const methodIds = takeFlag(argv, '--methods');
+  const batches = takeFlag(argv, '--batch')?.split(',').map(Number) ?? null;
+  if (argv.length === 0) throw new RangeError('files: expected one or more JSON files written by npm start -- --json FILE');
+  let results = argv.flatMap(resultsOf);
+  // Columns: the methods asked for, in that order, or every method in the order the files list them.
+  const methods = methodIds ? methodIds.split(',').map((id) => methodById(id).label) : [...new Set(results.map((r) => r.config.method.label))];
+  results = results.filter((r) => methods.includes(r.config.method.label) && (!batches || batches.includes(r.config.batch)));
   const rows = accuracyRows(summarize(results), methods);
   console.log(formatTable(rows));
   if (markdown) fs.writeFileSync(markdown, markdownTable(rows) + '\n');
