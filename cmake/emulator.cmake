@@ -58,7 +58,7 @@ endif()
 
 if(KN_EMULATE_ASAN)
   foreach(target kn_emulator kn_cuda kalman_norm kn_emulator_checks)
-    target_compile_options(${target} PRIVATE -fsanitize=address -fno-omit-frame-pointer)
+    target_compile_options(${target} PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
     target_link_options(${target} PRIVATE -fsanitize=address)
   endforeach()
 endif()

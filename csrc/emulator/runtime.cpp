@@ -133,7 +133,7 @@ cudaError_t fail(cudaError_t error) {
 std::mutex memory_lock;
 std::map<const char*, size_t>& allocations = *new std::map<const char*, size_t>;
 std::deque<std::pair<void*, size_t>>& quarantine = *new std::deque<std::pair<void*, size_t>>;
-size_t quarantined_bytes = 0;
+[[maybe_unused]] size_t quarantined_bytes = 0;
 
 // Whether [pointer, pointer + bytes) lies in one live allocation.
 bool device_range(const void* pointer, size_t bytes) {
@@ -164,10 +164,10 @@ void release(void* pointer) {
     bytes = found->second;
     allocations.erase(found);
   }
+  fill_nan(pointer, bytes);
 #if defined(__SANITIZE_ADDRESS__)
   free(pointer);  // AddressSanitizer's own quarantine reports a use after free
 #else
-  fill_nan(pointer, bytes);
   std::lock_guard<std::mutex> lock(memory_lock);
   quarantine.emplace_back(pointer, bytes);
   quarantined_bytes += bytes;
