@@ -11,6 +11,7 @@ message(STATUS "kalman-norm: CUDA emulated (SIMT emulator), AddressSanitizer ${K
 
 set(kn_emulator ${CMAKE_CURRENT_SOURCE_DIR}/csrc/emulator)
 add_library(kn_emulator STATIC ${kn_emulator}/fiber.cpp ${kn_emulator}/scheduler.cpp ${kn_emulator}/runtime.cpp
+                               ${kn_emulator}/memory.cpp ${kn_emulator}/streams.cpp
                                ${kn_emulator}/traffic.cpp)
 target_include_directories(kn_emulator PUBLIC ${kn_emulator}/include)
 target_compile_options(kn_emulator PRIVATE -O2 -Wall -Wextra -Werror)
@@ -58,7 +59,7 @@ endif()
 
 if(KN_EMULATE_ASAN)
   foreach(target kn_emulator kn_cuda kalman_norm kn_emulator_checks)
-    target_compile_options(${target} PRIVATE -fsanitize=address -fno-omit-frame-pointer)
+    target_compile_options(${target} PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
     target_link_options(${target} PRIVATE -fsanitize=address)
   endforeach()
 endif()

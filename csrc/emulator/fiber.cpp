@@ -7,6 +7,7 @@
 #include <new>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -109,6 +110,10 @@ FiberStack::FiberStack(size_t bytes) : guard_(size_t(sysconf(_SC_PAGESIZE))), by
 FiberStack::~FiberStack() { munmap(base_, guard_ + bytes_); }
 
 void* prepare_context(const FiberStack& stack, void (*entry)(void*), void* argument) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The last fiber on this stack never returned from its frames: clear what it left poisoned.
+  __asan_unpoison_memory_region(stack.bottom(), stack.size());
+#endif
   const uintptr_t top = (reinterpret_cast<uintptr_t>(stack.bottom()) + stack.size()) & ~uintptr_t(15);
 #if defined(__x86_64__)
   // After the switch's six pops and its ret, rsp must be 16-byte aligned in the trampoline.

@@ -53,6 +53,13 @@ __global__ void warp_sum_kernel(const float* in, float* out, int quitting_lane) 
   if (lane == 0) out[threadIdx.x / 32] = value;
 }
 
+// Copies a block's values one place to the left: the last thread reads one past the end of `in`
+// (the injected out-of-bounds read; only the AddressSanitizer build reports it).
+constexpr int kOutOfBoundsLine = __LINE__ + 2;
+__global__ void shift_kernel(const float* in, float* out) {
+  out[threadIdx.x] = in[threadIdx.x + 1];
+}
+
 // Every lane gets its warp's sum (xor butterfly) and the ballot of odd values.
 __global__ void butterfly_kernel(const float* in, float* sums, unsigned* ballots) {
   float value = in[threadIdx.x];
@@ -127,9 +134,21 @@ void expect_no_fault(const char* name, bool values_right, const std::string& det
          status == cudaSuccess ? detail : std::string("fault: ") + kn_emu::last_fault());
 }
 
+// `kn_emulator_checks out-of-bounds` runs the out-of-bounds kernel alone: under AddressSanitizer the
+// process ends with a heap-buffer-overflow report naming shift_kernel at kOutOfBoundsLine.
+int out_of_bounds() {
+  float* in = device_copy(std::vector<float>(kThreads, 1.f));
+  float* out = device_copy(std::vector<float>(kThreads, 0.f));
+  printf("out-of-bounds read expected at injected_bugs.cu:%d\n", kOutOfBoundsLine);
+  fflush(stdout);
+  launch_kernel(shift_kernel, 1, kThreads, 0, nullptr, in, out);
+  return cudaDeviceSynchronize() == cudaSuccess ? 0 : 1;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "out-of-bounds") return out_of_bounds();
   std::vector<float> ramp(4 * kThreads);
   for (size_t i = 0; i < ramp.size(); ++i) ramp[i] = float(i % 7);
   float* in = device_copy(ramp);
