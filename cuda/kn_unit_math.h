@@ -120,7 +120,7 @@ KN_HOST_DEVICE bool guard_fires(GuardStatistic statistic, T term_sum, T units, T
 
 // KN-SPEC 1.8: one column's running estimates, running = (1 - momentum) running + momentum *
 // (average of the posterior over the column's `rows` unit rows, `stride` apart). Accumulates in
-// double on both backends. A column whose posterior is not finite anywhere is left unchanged (one
+// double on both backends. A column whose posterior is not finite in some row is left unchanged (one
 // bad batch must not poison inference); returns false then.
 KN_HOST_DEVICE bool update_running_column(const float* posterior_mean, const float* posterior_var, int64_t rows,
                                           int64_t stride, float momentum, float* running_mean, float* running_var) {
