@@ -34,13 +34,17 @@ target_sources(kalman_norm PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/csrc/addon/device
 target_compile_definitions(kalman_norm PRIVATE KN_WITH_CUDA KN_CUDA_EMULATED)
 target_link_libraries(kalman_norm PRIVATE kn_cuda)
 
-# The emulator's own tests: kernels with injected bugs, each of which must be reported.
-add_executable(kn_emulator_checks ${CMAKE_CURRENT_SOURCE_DIR}/test/emulator/injected_bugs.cu)
-set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/test/emulator/injected_bugs.cu PROPERTIES LANGUAGE CXX)
-target_include_directories(kn_emulator_checks PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/cuda)
-target_compile_options(kn_emulator_checks PRIVATE -x c++ -include ${kn_emulator}/include/cuda_runtime.h -O1
-                                                  -Wall -Wextra -Werror -Wno-unknown-pragmas)
-target_link_libraries(kn_emulator_checks PRIVATE kn_emulator)
+# The emulator's own tests: kernels with injected bugs, each of which must be reported. They live in
+# test/emulator/, which the npm package does not ship: an installed package builds without them.
+set(kn_emulator_tests ${CMAKE_CURRENT_SOURCE_DIR}/test/emulator)
+if(EXISTS ${kn_emulator_tests}/injected_bugs.cu)
+  add_executable(kn_emulator_checks ${kn_emulator_tests}/injected_bugs.cu)
+  set_source_files_properties(${kn_emulator_tests}/injected_bugs.cu PROPERTIES LANGUAGE CXX)
+  target_include_directories(kn_emulator_checks PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/cuda)
+  target_compile_options(kn_emulator_checks PRIVATE -x c++ -include ${kn_emulator}/include/cuda_runtime.h -O1
+                                                    -Wall -Wextra -Werror -Wno-unknown-pragmas)
+  target_link_libraries(kn_emulator_checks PRIVATE kn_emulator)
+endif()
 
 # Traffic counters (csrc/emulator/traffic.h): the compiler calls a hook before every memory access of
 # the kernels. Not with AddressSanitizer, which instruments them itself.
@@ -51,15 +55,17 @@ endif()
 
 # Its half and bfloat16 conversions against CUDA's own host ones, where CUDA's headers are found.
 find_path(KN_CUDA_FP16_INCLUDE cuda_fp16.h PATHS /usr/local/cuda/include ENV CUDA_PATH PATH_SUFFIXES include)
-if(KN_CUDA_FP16_INCLUDE)
-  add_executable(kn_emulator_half_check ${CMAKE_CURRENT_SOURCE_DIR}/test/emulator/half_conversions.cpp)
+if(KN_CUDA_FP16_INCLUDE AND EXISTS ${kn_emulator_tests}/half_conversions.cpp)
+  add_executable(kn_emulator_half_check ${kn_emulator_tests}/half_conversions.cpp)
   target_include_directories(kn_emulator_half_check SYSTEM PRIVATE ${KN_CUDA_FP16_INCLUDE})
   target_compile_options(kn_emulator_half_check PRIVATE -O2 -Wall -Wextra -Werror)
 endif()
 
 if(KN_EMULATE_ASAN)
   foreach(target kn_emulator kn_cuda kalman_norm kn_emulator_checks)
-    target_compile_options(${target} PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
-    target_link_options(${target} PRIVATE -fsanitize=address)
+    if(TARGET ${target})
+      target_compile_options(${target} PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
+      target_link_options(${target} PRIVATE -fsanitize=address)
+    endif()
   endforeach()
 endif()
