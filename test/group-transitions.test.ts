@@ -7,13 +7,14 @@
  * differences of the float64 chain; and bad arguments.
  */
 import { expect } from 'chai';
-import { GroupKalmanNorm, InputStatistics, MomentNode, Tensor, moments, ops } from '../lib';
+import { GroupKalmanNorm, InputStatistics, Tensor, moments, ops } from '../lib';
 import { GroupChainInput, groupChainForward, groupChainLoss, groupReference } from './reference/group-reference';
 import { geometryOf, guardRatio, unitStatistics } from './reference/kalman-norm-reference';
 import { Moments } from './reference/transition-reference';
 import { assertClose } from './util/assert-close';
 import { centralDifference } from './util/finite-difference';
 import { Random, makeRandom, randomArray } from './util/random';
+import { FixedNode } from './util/fixed-node';
 
 /** float32 op against the float64 reference: normwise relative error. */
 const FORWARD_RTOL = 1e-5;
@@ -48,23 +49,6 @@ function expectMomentsClose(actual: { mean: Tensor; var: Tensor }, expected: Mom
   expect(actual.mean.shape, `${label}: shape`).to.deep.equal([expected.rows, expected.columns]);
   assertClose(actual.mean.toArray(), expected.mean, FORWARD_RTOL, `${label}: mean`);
   assertClose(actual.var.toArray(), expected.var, FORWARD_RTOL, `${label}: var`);
-}
-
-/** A fixed source of rows that records the gradient it receives. */
-class FixedNode extends MomentNode {
-  received: { dMean: Tensor | null; dVar: Tensor | null } | null = null;
-  constructor(readonly rows: { mean: Tensor; var: Tensor }) {
-    super();
-  }
-  version(): string {
-    return 'fixed';
-  }
-  protected compute() {
-    return this.rows;
-  }
-  backward(gradient: { dMean: Tensor | null; dVar: Tensor | null }): void {
-    this.received = gradient;
-  }
 }
 
 // ---- the reference -----------------------------------------------------------------------------

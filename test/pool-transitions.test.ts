@@ -6,13 +6,14 @@
  * the limits (u = 0, rho = 1, one tap, NaN), the nodes in a graph, and bad arguments.
  */
 import { expect } from 'chai';
-import { MomentNode, Tensor, moments, ops } from '../lib';
+import { Tensor, moments, ops } from '../lib';
 import { MAX_POOL_TAPS } from '../lib/ops/transitions';
 import { avgPoolReference, clarkMaxOf, exactMaxOfStandardNormals, maxPoolReference } from './reference/pool-reference';
 import { Moments, affineReference, convTransitionReference, reluReference } from './reference/transition-reference';
 import { assertClose } from './util/assert-close';
 import { centralDifference } from './util/finite-difference';
 import { Random, makeRandom, randomArray } from './util/random';
+import { FixedNode } from './util/fixed-node';
 
 /** float32 op against the float64 reference: normwise relative error. */
 const FORWARD_RTOL = 1e-5;
@@ -296,23 +297,6 @@ describe('pool limits', () => {
 });
 
 // ---- the nodes ---------------------------------------------------------------------------------
-
-/** A fixed source of rows that records the gradient it receives. */
-class FixedNode extends MomentNode {
-  received: { dMean: Tensor | null; dVar: Tensor | null } | null = null;
-  constructor(readonly rows: { mean: Tensor; var: Tensor }) {
-    super();
-  }
-  version(): string {
-    return 'fixed';
-  }
-  protected compute() {
-    return this.rows;
-  }
-  backward(gradient: { dMean: Tensor | null; dVar: Tensor | null }): void {
-    this.received = gradient;
-  }
-}
 
 describe('moments.avgPool and moments.maxPool', () => {
   for (const pool of ['avgPool', 'maxPool'] as const) {
