@@ -14,9 +14,8 @@ import { assertClose } from './util/assert-close';
 import { centralDifference } from './util/finite-difference';
 import { Random, makeRandom, randomArray } from './util/random';
 import { FixedNode } from './util/fixed-node';
+import { FORWARD_RTOL, expectMomentsClose, matrix, randomMoments, tensorsOf } from './util/moment-rows';
 
-/** float32 op against the float64 reference: normwise relative error. */
-const FORWARD_RTOL = 1e-5;
 /** float32 gradient against central differences: normwise relative error. */
 const GRADIENT_RTOL = 1e-4;
 /** The reference against values computed with 50 significant digits (mpmath). */
@@ -31,31 +30,6 @@ const STANDARD_ERRORS = 4;
 const CLARK_ERROR: Record<number, { mean: number; var: number }> = { 2: { mean: 0, var: 0 }, 4: { mean: 0.0017, var: 0.0216 } };
 
 // ---- data and checks ---------------------------------------------------------------------------
-
-function matrix(values: ArrayLike<number>, rows: number, columns: number): Tensor {
-  return Tensor.fromArray(new Float32Array(values), [rows, columns]);
-}
-
-/** Means N(0, 1.5^2) and variances in [0.2, 2], rounded to float32 so op and reference see the same inputs. */
-function randomMoments(rng: Random, rows: number, columns: number): Moments {
-  const size = rows * columns;
-  return {
-    rows,
-    columns,
-    mean: randomArray(rng, size, { std: 1.5 }).map(Math.fround),
-    var: Float64Array.from({ length: size }, () => Math.fround(0.2 + 1.8 * rng.uniform())),
-  };
-}
-
-function tensorsOf(x: Moments): [Tensor, Tensor] {
-  return [matrix(x.mean, x.rows, x.columns), matrix(x.var, x.rows, x.columns)];
-}
-
-function expectMomentsClose(actual: { mean: Tensor; var: Tensor }, expected: Moments, label: string): void {
-  expect(actual.mean.shape, `${label}: shape`).to.deep.equal([expected.rows, expected.columns]);
-  assertClose(actual.mean.toArray(), expected.mean, FORWARD_RTOL, `${label}: mean`);
-  assertClose(actual.var.toArray(), expected.var, FORWARD_RTOL, `${label}: var`);
-}
 
 type Pool = 'avgPool' | 'maxPool';
 const forwardOf = { avgPool: ops.avgPoolMoments, maxPool: ops.maxPoolMoments };
