@@ -3,7 +3,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "covariance_math.h"
+#include "../csrc/common/covariance_math.h"
 #include "cuda_check.h"
 
 namespace kn::cuda {

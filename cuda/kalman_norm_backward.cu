@@ -1,5 +1,5 @@
 // CUDA backward of KN and GKN (KN-SPEC section 2). One fused reduction over (x, dy) gives per-cell
-// sums of dy' and dy' (x - mu); one thread per unit applies unit_backward (kn_unit_math.h); one
+// sums of dy' and dy' (x - mu); one thread per unit applies unit_backward (kalman_norm_math.h); one
 // thread per channel sums dgamma / dbeta, one thread per output value the prior and gain
 // gradients (in a fixed order: deterministic); then the element pass walks the same plan and writes
 // dx (and dresidual).

@@ -1,4 +1,4 @@
-// The CUDA backend of KN and GKN: the same arguments as the CPU backend (kalman_norm_args.h), with
+// The CUDA backend of KN and GKN: the same arguments as the CPU backend (kalman_norm_call.h), with
 // device pointers, plus the stream. Everything is queued on `stream` without synchronizing;
 // failures throw CudaError. x, y, dy, dx and the residual may be float32, float16 or bfloat16;
 // statistics and parameters are float32.
@@ -7,7 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include "cuda_check.h"
-#include "kalman_norm_args.h"
+#include "../csrc/common/kalman_norm_call.h"
 
 namespace kn::cuda {
 

@@ -1,6 +1,6 @@
-// CUDA forward of KN and GKN. Training: the reduction (reduction_kernels.cuh) gives per-cell
+// CUDA forward of KN and GKN. Training: the reduction (cell_reductions.cuh) gives per-cell
 // moments; one thread per unit merges its cells; one block computes the guard statistic; one thread
-// per unit fuses the prior (kn_unit_math.h); one thread per cell forms its coefficients; then the
+// per unit fuses the prior (kalman_norm_math.h); one thread per cell forms its coefficients; then the
 // element pass walks the same plan and writes y with the fused epilogue, 16 bytes per load in
 // NCHW where alignment allows.
 #include "kalman_norm_cuda.h"
@@ -25,7 +25,7 @@ __global__ void unit_observations_kernel(NormShape shape, const Moments<float>* 
   observed_var[unit] = total.m2 / total.count;
 }
 
-// One block: *fired = whether the guard statistic r (kn_unit_math.h) reaches guard.
+// One block: *fired = whether the guard statistic r (kalman_norm_math.h) reaches guard.
 __global__ void __launch_bounds__(kBlockThreads) guard_kernel(NormShape shape, const float* observed_var,
                                                               UnitValues prior_var, float eps, float guard,
                                                               GuardStatistic statistic, int* fired) {
@@ -59,7 +59,7 @@ __global__ void posterior_kernel(NormShape shape, const float* observed_mean, co
   rstd[unit] = inverse_std(posterior.var, eps);
 }
 
-// One thread per column: the running estimates (kn_unit_math.h), skipped[column] = 1 when left unchanged.
+// One thread per column: the running estimates (kalman_norm_math.h), skipped[column] = 1 when left unchanged.
 __global__ void running_kernel(NormShape shape, const float* posterior_mean, const float* posterior_var,
                                float momentum, float* running_mean, float* running_var, float* skipped) {
   const int64_t column = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -4,8 +4,8 @@
 #include <stdint.h>
 
 #include "cuda_check.h"
-#include "element_walk.cuh"
-#include "reduction_kernels.cuh"
+#include "element_passes.cuh"
+#include "cell_reductions.cuh"
 
 namespace kn::cuda {
 

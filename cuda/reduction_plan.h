@@ -17,7 +17,7 @@
 // one cell per run in NCHW, one channel per thread in NHWC.
 #pragma once
 
-#include "norm_shape.h"
+#include "../csrc/common/norm_shape.h"
 
 namespace kn {
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "cuda_check.h"
-#include "transition_functors.h"
+#include "../csrc/common/transition_functors.h"
 
 namespace kn::cuda {
 

@@ -4,7 +4,7 @@ import * as path from 'path';
 export type Layout = 'NCHW' | 'NHWC';
 export type Spread = 'unit' | 'column' | 'scalar';
 
-/** The geometry of one call: see csrc/cpu/norm_shape.h. */
+/** The geometry of one call: see csrc/common/norm_shape.h. */
 export interface NativeShape {
   samples: number;
   channels: number;
@@ -58,7 +58,7 @@ export interface NativeTrainingForward extends NativeEpilogue, NativeGainAndPrio
   x: Memory;
   eps: number;
   guard: number;
-  /** 0: geometric, 1: mean (GuardStatistic in cuda/kn_unit_math.h). */
+  /** 0: geometric, 1: mean (GuardStatistic in csrc/common/kalman_norm_math.h). */
   guardStatistic: number;
   y: Memory;
   posteriorMean: Memory;

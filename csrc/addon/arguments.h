@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../../cuda/kalman_norm_args.h"
+#include "../common/kalman_norm_call.h"
 
 namespace kn::addon {
 

@@ -1,7 +1,7 @@
 #include "backend_dispatch.h"
 
 #include "../cpu/kalman_norm.h"
-#include "../cpu/product.h"
+#include "../cpu/covariance.h"
 
 #include "../cpu/thread_pool.h"
 

@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
-#include "../../cuda/kalman_norm_args.h"
-#include "../../cuda/transition_functors.h"
+#include "../common/kalman_norm_call.h"
+#include "../common/transition_functors.h"
 #include "arguments.h"
 
 namespace kn::addon {
@@ -35,7 +35,7 @@ void run_backward(const Backward& call, const CallContext& context);
 KN_TRANSITION_FUNCTORS(KN_DECLARE_RUN)
 #undef KN_DECLARE_RUN
 
-// Runs a ProductBlend (cuda/covariance_math.h): a threaded loop on the CPU, a tiled kernel on CUDA.
+// Runs a ProductBlend (csrc/common/covariance_math.h): a threaded loop on the CPU, a tiled kernel on CUDA.
 void run_product(const ProductBlend& f, const CallContext& context);
 
 // Adds cudaInfo() and, in a CUDA build, the device memory functions to the exports.

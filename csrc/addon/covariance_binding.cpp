@@ -1,6 +1,6 @@
 // The addon's input-statistics and covariance-transition ops (KN-SPEC sections 3a, 3b): each reads
 // sizes and float32 buffers (field names as in lib/ops/covariance.ts), checks every length, fills
-// the functors of cuda/covariance_math.h and runs them on the call's device in order.
+// the functors of csrc/common/covariance_math.h and runs them on the call's device in order.
 #include "covariance_binding.h"
 
 #include <string>

@@ -1,6 +1,6 @@
 // The addon's transition ops (KN-SPEC section 3): each reads sizes and float32 buffers (field
 // names as in lib/ops/transitions.ts), checks every length, fills a functor of
-// cuda/transition_math.h, cuda/pool_math.h or cuda/group_math.h and runs it on the call's device.
+// csrc/common/transition_math.h, csrc/common/pool_math.h or csrc/common/group_math.h and runs it on the call's device.
 #include "transition_binding.h"
 
 #include "op_call.h"

@@ -3,8 +3,8 @@
 // are indexed sample * C + channel. Both are deterministic for a given shape.
 #pragma once
 
-#include "../../cuda/kn_unit_math.h"
-#include "../../cuda/norm_shape.h"
+#include "../common/kalman_norm_math.h"
+#include "../common/norm_shape.h"
 
 namespace kn {
 

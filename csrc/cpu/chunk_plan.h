@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "../../cuda/norm_shape.h"
+#include "../common/norm_shape.h"
 
 namespace kn {
 

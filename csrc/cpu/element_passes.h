@@ -2,7 +2,7 @@
 // channel), so one pass serves KN and GKN, NCHW and NHWC alike.
 #pragma once
 
-#include "../../cuda/norm_shape.h"
+#include "../common/norm_shape.h"
 
 namespace kn {
 

@@ -1,12 +1,12 @@
 // Drives the passes of cell_reductions and element_passes and applies the per-unit math of
-// cuda/kn_unit_math.h in between. Forward: one reduction pass and one element pass over x.
+// csrc/common/kalman_norm_math.h in between. Forward: one reduction pass and one element pass over x.
 // Backward: one reduction pass over (x, dy) and one element pass.
 #include "kalman_norm.h"
 
 #include <cmath>
 #include <vector>
 
-#include "../../cuda/kn_unit_math.h"
+#include "../common/kalman_norm_math.h"
 #include "cell_reductions.h"
 #include "element_passes.h"
 #include "thread_pool.h"

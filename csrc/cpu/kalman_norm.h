@@ -1,7 +1,7 @@
 // The CPU backend of KN and GKN: float32 tensors, spread over the thread pool.
 #pragma once
 
-#include "../../cuda/kalman_norm_args.h"
+#include "../common/kalman_norm_call.h"
 
 namespace kn {
 

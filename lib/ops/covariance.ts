@@ -1,7 +1,7 @@
 // The covariance transition (KN-SPEC section 3b) from one row of input statistics (the input node,
 // section 3a) through a weight: m_o = w_o . mu + bias, u_o = w_o^T Sigma w_o + noise, exact for a
 // linear map of correlated inputs, with its backward into the weight. The per-element math is
-// cuda/covariance_math.h, run on the tensors' device.
+// csrc/common/covariance_math.h, run on the tensors' device.
 import { Memory, native } from '../binding';
 import { rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';

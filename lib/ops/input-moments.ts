@@ -1,7 +1,7 @@
 // One observation of the input node's running estimates (KN-SPEC section 3a), on x's device: the
 // patch vectors a linear map or a convolution sees, their batch mean and unbiased covariance, and
 // the exponential moving averages. InputStatistics (lib/layers/input-statistics.ts) checks the
-// arguments; the math is cuda/covariance_math.h.
+// arguments; the math is csrc/common/covariance_math.h.
 import { native } from '../binding';
 import { Tensor } from '../tensor';
 import { CallDevice } from './call-device';

@@ -30,7 +30,7 @@ export type Activation = 'identity' | 'relu';
  */
 export type GuardStatistic = 'geometric' | 'mean';
 
-/** The addon's numbers for GuardStatistic (kn_unit_math.h). */
+/** The addon's numbers for GuardStatistic (kalman_norm_math.h). */
 const GUARD_STATISTIC_CODES: Record<GuardStatistic, number> = { geometric: 0, mean: 1 };
 
 /** Options shared by kalmanNorm and groupKalmanNorm. */

@@ -1,7 +1,7 @@
 // The transition ops (KN-SPEC section 3): they carry statistic rows [R, C] (R = ghost batches for
 // KN, samples for GKN; C = channels or groups) from one layer's posterior to the next layer's
-// prior, each with its exact backward. The per-element math is cuda/transition_math.h,
-// cuda/pool_math.h and cuda/group_math.h, run on the rows' device.
+// prior, each with its exact backward. The per-element math is csrc/common/transition_math.h,
+// csrc/common/pool_math.h and csrc/common/group_math.h, run on the rows' device.
 import { Memory, native } from '../binding';
 import { checkKnownKeys, checkNumber, checkPositiveInteger, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';

@@ -1,4 +1,4 @@
-#include "product.h"
+#include "covariance.h"
 
 #include "thread_pool.h"
 

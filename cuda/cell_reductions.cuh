@@ -9,7 +9,7 @@
 
 #include "device_io.cuh"
 #include "kernel_launch.cuh"
-#include "kn_unit_math.h"
+#include "../csrc/common/kalman_norm_math.h"
 #include "reduction_plan.h"
 
 namespace kn::cuda {

@@ -6,7 +6,7 @@
 // broadcast) have unit_cols() entries. The caller has validated every size.
 #pragma once
 
-#include "kn_unit_math.h"
+#include "kalman_norm_math.h"
 #include "norm_shape.h"
 #include "tensor_ref.h"
 

@@ -1,6 +1,6 @@
 // The input node's statistics and the covariance transition (KN-SPEC sections 3a, 3b), written once
 // for both backends. Element functors run one index at a time (a CPU loop, or one CUDA thread per
-// index: transitions.cu). ProductBlend is a matrix product whose CPU loop (csrc/cpu/product.cpp)
+// index: transitions.cu). ProductBlend is a matrix product whose CPU loop (csrc/cpu/covariance.cpp)
 // and tiled CUDA kernel (covariance.cu) share its element accessors and its epilogue. All buffers
 // are float32, row-major; every sum runs in double in increasing index order, so both backends add
 // the same terms in the same order.
