@@ -26,7 +26,7 @@ struct UnitInputs {
   UnitValues prior_mean;
   UnitValues prior_var;
   bool fused;              // a prior was given (the device flag may still say the guard fired)
-  const int* guard_fired;  // device flag, or null
+  const int* guard_fired;  // the forward's device flag
   bool constant;
   const float* dmean_out;
   const float* dvar_out;
@@ -45,7 +45,7 @@ __global__ void unit_backward_kernel(NormShape shape, const GradientSums* cells,
     sum_g += gamma * cell.sum_dy;
     sum_g_centered += gamma * cell.sum_dy_centered;
   }
-  const bool fused = in.fused && (in.guard_fired == nullptr || *in.guard_fired == 0);
+  const bool fused = in.fused && *in.guard_fired == 0;
   UnitForwardState<float> state{};
   state.xbar = in.observed_mean[unit];
   state.s2 = in.observed_var[unit];
@@ -158,7 +158,8 @@ void backward(const Backward& args, cudaStream_t stream) {
   const NormShape& shape = args.shape;
   const unsigned cell_blocks = blocks_for(shape.cells(), kBlockThreads);
   Scratch<float> centers(shape.cells(), stream, kOp);
-  launch_kernel(cell_centers_kernel, cell_blocks, kBlockThreads, 0, stream, shape, args.posterior_mean, centers.get());
+  const UnitState& forward = args.state;
+  launch_kernel(cell_centers_kernel, cell_blocks, kBlockThreads, 0, stream, shape, forward.posterior_mean, centers.get());
   check_launch(kOp, "cell_centers_kernel");
 
   const T* y = args.relu_output.as<T>();
@@ -168,15 +169,15 @@ void backward(const Backward& args, cudaStream_t stream) {
   else reduce_cells(plan, GradientPolicy<T, false>{args.x.as<T>(), args.dy.as<T>(), y, centers.get()}, cells.get(), stream, kOp);
 
   Scratch<UnitBackward<float>> units(shape.units(), stream, kOp);
-  const UnitInputs inputs{args.gamma, args.observed_mean, args.observed_var, args.rstd, args.gain, args.prior_mean,
-                          args.prior_var, args.fused, args.guard_fired, args.constant_statistics, args.dmean_out,
-                          args.dvar_out};
+  const UnitInputs inputs{args.gamma, forward.observed_mean, forward.observed_var, forward.rstd, args.gain, args.prior_mean,
+                          args.prior_var, args.prior_mean.values != nullptr, forward.guard_fired, args.constant_statistics,
+                          args.dmean_out, args.dvar_out};
   launch_kernel(unit_backward_kernel, blocks_for(shape.units(), kBlockThreads), kBlockThreads, 0, stream,
       shape, cells.get(), inputs, units.get());
   check_launch(kOp, "unit_backward_kernel");
   if (args.dgamma || args.dbeta) {
     launch_kernel(parameter_gradients_kernel, blocks_for(shape.channels, kBlockThreads), kBlockThreads, 0, stream,
-        shape, cells.get(), args.rstd, args.dgamma, args.dbeta);
+        shape, cells.get(), forward.rstd, args.dgamma, args.dbeta);
     check_launch(kOp, "parameter_gradients_kernel");
   }
   launch_spread_sum(shape, units.get(), UnitField::kPriorMean, args.prior_mean, args.dprior_mean, stream);
@@ -185,7 +186,7 @@ void backward(const Backward& args, cudaStream_t stream) {
 
   Scratch<float4> coefficients(shape.cells(), stream, kOp);
   launch_kernel(input_gradient_coefficients_kernel, cell_blocks, kBlockThreads, 0, stream,
-      shape, args.gamma, args.rstd, args.observed_mean, units.get(), coefficients.get());
+      shape, args.gamma, forward.rstd, forward.observed_mean, units.get(), coefficients.get());
   check_launch(kOp, "input_gradient_coefficients_kernel");
   input_gradient<T>(args, coefficients.get(), stream);
 }

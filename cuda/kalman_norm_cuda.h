@@ -11,12 +11,10 @@
 
 namespace kn::cuda {
 
-// `guard_fired`: a device int set to whether the guard fired (1) or not (0).
-void kalman_norm_forward_training(const TrainingForward& args, int* guard_fired, cudaStream_t stream);
+void kalman_norm_forward_training(const TrainingForward& args, cudaStream_t stream);
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args, cudaStream_t stream);
 
-// Uses args.guard_fired (the forward's device flag) when a prior was given.
 void kalman_norm_backward(const Backward& args, cudaStream_t stream);
 
 }  // namespace kn::cuda

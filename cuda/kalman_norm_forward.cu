@@ -45,7 +45,7 @@ __global__ void __launch_bounds__(kBlockThreads) guard_kernel(NormShape shape, c
 // One thread per unit: the posterior (fused when a prior was given and the guard did not fire).
 __global__ void posterior_kernel(NormShape shape, const float* observed_mean, const float* observed_var,
                                  UnitValues prior_mean, UnitValues prior_var, UnitValues gain, const int* guard_fired,
-                                 float eps, float* posterior_mean, float* posterior_var, float* rstd) {
+                                 float eps, float* posterior_mean, float* mean, float* var, float* rstd) {
   const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (unit >= shape.units()) return;
   const float xbar = observed_mean[unit], s2 = observed_var[unit];
@@ -55,7 +55,8 @@ __global__ void posterior_kernel(NormShape shape, const float* observed_mean, co
     posterior = kalman_fuse<float>(xbar, s2, prior, gain.at(shape, unit));
   }
   posterior_mean[unit] = posterior.mean;
-  posterior_var[unit] = posterior.var;
+  mean[unit] = posterior.mean;
+  var[unit] = posterior.var;
   rstd[unit] = inverse_std(posterior.var, eps);
 }
 
@@ -69,9 +70,17 @@ __global__ void running_kernel(NormShape shape, const float* posterior_mean, con
   skipped[column] = updated ? 0.f : 1.f;
 }
 
-__global__ void rstd_kernel(int64_t units, const float* var, float eps, float* rstd) {
+// One thread per unit: the state of a forward with fixed statistics (observed = posterior = the
+// statistics) and the caller's copies of them.
+__global__ void fixed_state_kernel(int64_t units, const float* statistics_mean, const float* statistics_var, float eps,
+                                   UnitState state, float* mean, float* var) {
   const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (unit < units) rstd[unit] = inverse_std(var[unit], eps);
+  if (unit == 0) *state.guard_fired = 0;
+  if (unit >= units) return;
+  const float m = statistics_mean[unit], v = statistics_var[unit];
+  state.observed_mean[unit] = state.posterior_mean[unit] = mean[unit] = m;
+  state.observed_var[unit] = var[unit] = v;
+  state.rstd[unit] = inverse_std(v, eps);
 }
 
 // One thread per cell: center = mean, scale = gamma * rstd, shift = beta.
@@ -140,30 +149,32 @@ void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean,
 }
 
 template <typename T>
-void forward_training(const TrainingForward& args, int* guard_fired, cudaStream_t stream) {
+void forward_training(const TrainingForward& args, cudaStream_t stream) {
   const NormShape& shape = args.io.shape;
+  const UnitState& state = args.state;
+  int* guard_fired = state.guard_fired;
   const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({args.io.x.data}));
   Scratch<Moments<float>> cells(shape.cells(), stream, kOp);
   reduce_cells(plan, MomentsPolicy<T>{args.io.x.as<T>()}, cells.get(), stream, kOp);
   const unsigned unit_blocks = blocks_for(shape.units(), kBlockThreads);
   launch_kernel(unit_observations_kernel, unit_blocks, kBlockThreads, 0, stream,
-      shape, cells.get(), args.observed_mean, args.observed_var);
+      shape, cells.get(), state.observed_mean, state.observed_var);
   check_launch(kOp, "unit_observations_kernel");
   if (args.prior_mean.values) {
     launch_kernel(guard_kernel, 1, kBlockThreads, 0, stream,
-        shape, args.observed_var, args.prior_var, args.io.eps, args.guard, args.guard_statistic, guard_fired);
+        shape, state.observed_var, args.prior_var, args.io.eps, args.guard, args.guard_statistic, guard_fired);
     check_launch(kOp, "guard_kernel");
   } else {
     check(cudaMemsetAsync(guard_fired, 0, sizeof(int), stream), kOp, "cudaMemsetAsync");
   }
   launch_kernel(posterior_kernel, unit_blocks, kBlockThreads, 0, stream,
-      shape, args.observed_mean, args.observed_var, args.prior_mean, args.prior_var, args.gain, guard_fired,
-      args.io.eps, args.posterior_mean, args.posterior_var, args.rstd);
+      shape, state.observed_mean, state.observed_var, args.prior_mean, args.prior_var, args.gain, guard_fired,
+      args.io.eps, state.posterior_mean, args.mean, args.var, state.rstd);
   check_launch(kOp, "posterior_kernel");
-  normalize_with_unit_statistics<T>(args.io, args.posterior_mean, args.rstd, stream);
+  normalize_with_unit_statistics<T>(args.io, state.posterior_mean, state.rstd, stream);
   if (args.running_mean) {
     launch_kernel(running_kernel, blocks_for(shape.unit_cols(), kBlockThreads), kBlockThreads, 0, stream,
-        shape, args.posterior_mean, args.posterior_var, args.momentum, args.running_mean, args.running_var,
+        shape, state.posterior_mean, args.var, args.momentum, args.running_mean, args.running_var,
         args.running_skipped);
     check_launch(kOp, "running_kernel");
   }
@@ -171,17 +182,17 @@ void forward_training(const TrainingForward& args, int* guard_fired, cudaStream_
 
 }  // namespace
 
-void kalman_norm_forward_training(const TrainingForward& args, int* guard_fired, cudaStream_t stream) {
-  with_dtype(args.io.x.dtype, [&](auto tag) { forward_training<typename decltype(tag)::type>(args, guard_fired, stream); });
+void kalman_norm_forward_training(const TrainingForward& args, cudaStream_t stream) {
+  with_dtype(args.io.x.dtype, [&](auto tag) { forward_training<typename decltype(tag)::type>(args, stream); });
 }
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args, cudaStream_t stream) {
   const int64_t units = args.io.shape.units();
-  launch_kernel(rstd_kernel, blocks_for(units, kBlockThreads), kBlockThreads, 0, stream,
-      units, args.var, args.io.eps, args.rstd);
-  check_launch(kOp, "rstd_kernel");
+  launch_kernel(fixed_state_kernel, blocks_for(units, kBlockThreads), kBlockThreads, 0, stream,
+      units, args.statistics_mean, args.statistics_var, args.io.eps, args.state, args.mean, args.var);
+  check_launch(kOp, "fixed_state_kernel");
   with_dtype(args.io.x.dtype, [&](auto tag) {
-    normalize_with_unit_statistics<typename decltype(tag)::type>(args.io, args.mean, args.rstd, stream);
+    normalize_with_unit_statistics<typename decltype(tag)::type>(args.io, args.state.posterior_mean, args.state.rstd, stream);
   });
 }
 

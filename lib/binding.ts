@@ -4,31 +4,33 @@ import * as path from 'path';
 export type Layout = 'NCHW' | 'NHWC';
 export type Spread = 'unit' | 'column' | 'scalar';
 
-/** The geometry of one call: see csrc/common/norm_shape.h. */
+/** The addon's numbers for its enums (csrc/common: Layout, DType, UnitValues::Spread). */
+export const LAYOUT_CODE: Record<Layout, number> = { NCHW: 0, NHWC: 1 };
+export const DTYPE_CODE: Record<'float32' | 'float16' | 'bfloat16', number> = { float32: 0, float16: 1, bfloat16: 2 };
+export const SPREAD_CODE: Record<Spread, number> = { unit: 0, column: 1, scalar: 2 };
+/** GuardStatistic in csrc/common/kalman_norm_math.h. */
+export const GUARD_STATISTIC_CODE: Record<'geometric' | 'mean', number> = { geometric: 0, mean: 1 };
+
+/** The geometry of one call: NormShape in csrc/common/norm_shape.h. */
 export interface NativeShape {
   samples: number;
   channels: number;
   spatial: number;
-  layout: Layout;
+  /** LAYOUT_CODE */
+  layout: number;
   samplesPerUnit: number;
   channelsPerUnit: number;
 }
 
-interface NativeEpilogue extends NativePlacement {
-  gamma: Memory | null;
-  beta: Memory | null;
-  residual: Memory | null;
-  relu: boolean;
-}
-
 /** Where one call runs: host memory (Float32Array) or device buffers of `dtype`. */
 export interface NativePlacement {
-  device: 'cpu' | 'cuda';
-  dtype: 'float32' | 'float16' | 'bfloat16';
-  /** CUDA: the device index, the stream (0n: this package's stream for the device) and, for a training forward, the device int that receives whether the guard fired. */
+  /** 0: the CPU, 1: CUDA. */
+  device: 0 | 1;
+  /** DTYPE_CODE of the tensors; statistics are float32. */
+  dtype: number;
+  /** CUDA: the device index and the stream (0n: this package's stream for the device). */
   deviceIndex?: number;
   stream?: bigint;
-  guardFlag?: DeviceBuffer | null;
 }
 
 /** GPU memory owned by the addon (or wrapped from another library): see csrc/addon/device_memory.h. */
@@ -43,29 +45,50 @@ export interface DeviceBuffer {
 /** Host memory (CPU calls) or device memory (CUDA calls). */
 export type Memory = Float32Array | DeviceBuffer;
 
-/** The gain and the prior (null when absent), each with how it spreads over the units. */
-export interface NativeGainAndPrior {
-  gain: Memory;
-  gainSpread: Spread;
-  priorMean: Memory | null;
-  priorMeanSpread: Spread | null;
-  priorVar: Memory | null;
-  priorVarSpread: Spread | null;
+// The KN/GKN calls: each interface is the struct of the same name in
+// csrc/common/kalman_norm_call.h, field for field (camelCase for snake_case).
+
+export interface NativeUnitValues {
+  values: Memory;
+  /** SPREAD_CODE */
+  spread: number;
 }
 
-export interface NativeTrainingForward extends NativeEpilogue, NativeGainAndPrior {
+export interface NativeEpilogue {
+  gamma: Memory | null;
+  beta: Memory | null;
+  residual: Memory | null;
+  relu: boolean;
+}
+
+export interface NativeForwardIO {
   shape: NativeShape;
   x: Memory;
+  epilogue: NativeEpilogue;
   eps: number;
-  guard: number;
-  /** 0: geometric, 1: mean (GuardStatistic in csrc/common/kalman_norm_math.h). */
-  guardStatistic: number;
   y: Memory;
-  posteriorMean: Memory;
-  posteriorVar: Memory;
+}
+
+export interface NativeUnitState {
   observedMean: Memory;
   observedVar: Memory;
+  posteriorMean: Memory;
   rstd: Memory;
+  /** One int: 1 when the guard fired. */
+  guardFired: Int32Array | DeviceBuffer;
+}
+
+export interface NativeTrainingForward {
+  io: NativeForwardIO;
+  gain: NativeUnitValues;
+  priorMean: NativeUnitValues | null;
+  priorVar: NativeUnitValues | null;
+  guard: number;
+  /** GUARD_STATISTIC_CODE */
+  guardStatistic: number;
+  state: NativeUnitState;
+  mean: Memory;
+  var: Memory;
   runningMean: Memory | null;
   runningVar: Memory | null;
   momentum: number;
@@ -73,30 +96,28 @@ export interface NativeTrainingForward extends NativeEpilogue, NativeGainAndPrio
   runningSkipped: Memory | null;
 }
 
-export interface NativeFixedForward extends NativeEpilogue {
-  shape: NativeShape;
-  x: Memory;
-  eps: number;
+export interface NativeFixedForward {
+  io: NativeForwardIO;
+  statisticsMean: Memory;
+  statisticsVar: Memory;
+  state: NativeUnitState;
   mean: Memory;
   var: Memory;
-  y: Memory;
-  rstd: Memory;
 }
 
-export interface NativeBackward extends NativeGainAndPrior, NativePlacement {
+export interface NativeBackward {
   shape: NativeShape;
   x: Memory;
   dy: Memory;
   reluOutput: Memory | null;
   gamma: Memory | null;
-  observedMean: Memory;
-  observedVar: Memory;
-  posteriorMean: Memory;
-  rstd: Memory;
-  fused: boolean;
+  state: NativeUnitState;
+  gain: NativeUnitValues;
+  priorMean: NativeUnitValues | null;
+  priorVar: NativeUnitValues | null;
   constantStatistics: boolean;
-  dMean: Memory | null;
-  dVar: Memory | null;
+  dMeanOut: Memory | null;
+  dVarOut: Memory | null;
   dx: Memory;
   dResidual: Memory | null;
   dGamma: Memory | null;
@@ -107,10 +128,10 @@ export interface NativeBackward extends NativeGainAndPrior, NativePlacement {
 }
 
 export interface NativeAddon {
-  /** Returns whether the guard fired. */
-  forwardTraining(args: NativeTrainingForward): boolean;
-  forwardFixed(args: NativeFixedForward): void;
-  backward(args: NativeBackward): void;
+  /** csrc/addon/kalman_norm_binding.cpp: the CPU runs the call at once, CUDA queues it on the stream. */
+  kalmanNormForwardTraining(args: NativePlacement & NativeTrainingForward): void;
+  kalmanNormForwardFixed(args: NativePlacement & NativeFixedForward): void;
+  kalmanNormBackward(args: NativePlacement & NativeBackward): void;
   threadCount(): number;
   parallelCopy(args: { dst: Float32Array; src: Float32Array }): void;
   cudaInfo(): CudaInfo;

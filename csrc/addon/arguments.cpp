@@ -21,9 +21,12 @@ int64_t positive_integer_field(const Napi::Object& args, const char* name) {
   return int64_t(value);
 }
 
-std::string string_field(const Napi::Object& args, const char* name) {
-  const Napi::Value value = args.Get(name);
-  return value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+// An enum's number: an integer in [0, last].
+int enum_field(const Napi::Object& args, const char* name, int last) {
+  const double value = number_field(args, name);
+  if (!(value >= 0 && value <= last) || value != std::floor(value))
+    throw_range(args.Env(), std::string(name) + ": expected an integer in [0, " + std::to_string(last) + "]");
+  return int(value);
 }
 
 bool absent(const Napi::Value& value) { return value.IsNull() || value.IsUndefined(); }
@@ -69,16 +72,19 @@ bool boolean_field(const Napi::Object& args, const char* name) {
 
 Placement placement_fields(const Napi::Object& args) {
   Placement where;
-  const std::string device = string_field(args, "device");
-  if (device == "cuda") where.on_device = true;
-  else if (device != "cpu") throw_range(args.Env(), "device: expected 'cpu' or 'cuda'");
-  const std::string dtype = string_field(args, "dtype");
-  if (dtype == "float16") where.dtype = DType::kFloat16;
-  else if (dtype == "bfloat16") where.dtype = DType::kBFloat16;
-  else if (dtype != "float32") throw_range(args.Env(), "dtype: expected 'float32', 'float16' or 'bfloat16'");
+  const double device = number_field(args, "device");
+  if (device != 0 && device != 1) throw_range(args.Env(), "device: expected 0 (cpu) or 1 (cuda)");
+  where.on_device = device == 1;
+  where.dtype = DType(enum_field(args, "dtype", int(DType::kBFloat16)));
   if (!where.on_device && where.dtype != DType::kFloat32)
     throw_range(args.Env(), "dtype: the CPU backend takes float32 tensors only");
   return where;
+}
+
+Napi::Object object_field(const Napi::Object& args, const char* name) {
+  const Napi::Value value = args.Get(name);
+  if (!value.IsObject()) throw_type(args.Env(), std::string(name) + ": expected an object");
+  return value.As<Napi::Object>();
 }
 
 float* float_field(const Napi::Object& args, const char* name, int64_t length, bool required,
@@ -90,6 +96,23 @@ float* float_field(const Napi::Object& args, const char* name, int64_t length, b
   }
   if (where.on_device) return static_cast<float*>(device_bytes(value, name, length * 4));
   return host_floats(args.Env(), value, name, length);
+}
+
+int* int_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where) {
+  const Napi::Value value = args.Get(name);
+  if (where.on_device) return static_cast<int*>(device_bytes(value, name, length * int64_t(sizeof(int))));
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw_type(args.Env(), std::string(name) + ": expected an Int32Array");
+  auto array = value.As<Napi::Int32Array>();
+  if (int64_t(array.ElementLength()) != length)
+    throw_range(args.Env(), std::string(name) + ": expected " + std::to_string(length) + " elements");
+  return array.Data();
+}
+
+ConstTensor const_tensor_field(const Napi::Object& args, const char* name, int64_t elements, bool required,
+                               const Placement& where) {
+  const MutableTensor tensor = tensor_field(args, name, elements, required, where);
+  return ConstTensor{tensor.data, tensor.dtype};
 }
 
 MutableTensor tensor_field(const Napi::Object& args, const char* name, int64_t elements, bool required,
@@ -116,10 +139,7 @@ NormShape shape_field(const Napi::Object& args, const char* name) {
   shape.spatial = positive_integer_field(fields, "spatial");
   shape.samples_per_unit = positive_integer_field(fields, "samplesPerUnit");
   shape.channels_per_unit = positive_integer_field(fields, "channelsPerUnit");
-  const std::string layout = string_field(fields, "layout");
-  if (layout == "NCHW") shape.layout = Layout::kNCHW;
-  else if (layout == "NHWC") shape.layout = Layout::kNHWC;
-  else throw_range(args.Env(), "layout: expected 'NCHW' or 'NHWC'");
+  shape.layout = Layout(enum_field(fields, "layout", int(Layout::kNHWC)));
   if (shape.samples % shape.samples_per_unit != 0)
     throw_range(args.Env(), "samplesPerUnit: must divide samples");
   if (shape.channels % shape.channels_per_unit != 0)
@@ -130,15 +150,11 @@ NormShape shape_field(const Napi::Object& args, const char* name) {
 UnitValues unit_values_field(const Napi::Object& args, const char* name, const NormShape& shape,
                              bool required, const Placement& where) {
   UnitValues result;
-  const std::string spread_name = std::string(name) + "Spread";
-  const Napi::Value spread = args.Get(spread_name);
-  const std::string spread_text = string_field(args, spread_name.c_str());
-  if (spread_text == "unit") result.spread = UnitValues::Spread::kPerUnit;
-  else if (spread_text == "column") result.spread = UnitValues::Spread::kPerColumn;
-  else if (spread_text == "scalar") result.spread = UnitValues::Spread::kScalar;
-  else if (!required && absent(spread)) return result;
-  else throw_range(args.Env(), spread_name + ": expected 'unit', 'column' or 'scalar'");
-  result.values = float_field(args, name, spread_length(result, shape), true, where);
+  const Napi::Value value = args.Get(name);
+  if (!required && absent(value)) return result;
+  const Napi::Object fields = object_field(args, name);
+  result.spread = UnitValues::Spread(enum_field(fields, "spread", int(UnitValues::Spread::kScalar)));
+  result.values = float_field(fields, "values", spread_length(result, shape), true, where);
   return result;
 }
 

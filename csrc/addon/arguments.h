@@ -27,23 +27,31 @@ Napi::Object object_argument(const Napi::CallbackInfo& info);
 double number_field(const Napi::Object& args, const char* name);
 bool boolean_field(const Napi::Object& args, const char* name);
 
-// `device` ('cpu' | 'cuda') and `dtype` ('float32' | 'float16' | 'bfloat16').
+// `device` (0: cpu, 1: cuda) and `dtype` (DType's number).
 Placement placement_fields(const Napi::Object& args);
+
+// A nested object.
+Napi::Object object_field(const Napi::Object& args, const char* name);
 
 // A float32 array of exactly `length` elements; null when the field is null or undefined and
 // `required` is false.
 float* float_field(const Napi::Object& args, const char* name, int64_t length, bool required,
                    const Placement& where);
 
+// An int32 array of exactly `length` elements (an Int32Array, or a device buffer), required.
+int* int_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where);
+
 // A tensor of `elements` elements of the call's dtype; absent when null/undefined and not required.
 MutableTensor tensor_field(const Napi::Object& args, const char* name, int64_t elements, bool required,
                            const Placement& where);
+ConstTensor const_tensor_field(const Napi::Object& args, const char* name, int64_t elements, bool required,
+                               const Placement& where);
 
-// {samples, channels, spatial, layout: 'NCHW' | 'NHWC', samplesPerUnit, channelsPerUnit}.
+// {samples, channels, spatial, layout: Layout's number, samplesPerUnit, channelsPerUnit}.
 NormShape shape_field(const Napi::Object& args, const char* name);
 
-// A per-unit / per-column / scalar float32 array with its spread given in `<name>Spread`
-// ('unit' | 'column' | 'scalar'); absent when the array is null and `required` is false.
+// {values, spread: UnitValues::Spread's number}: a per-unit / per-column / scalar float32 array;
+// absent when the field is null and `required` is false.
 UnitValues unit_values_field(const Napi::Object& args, const char* name, const NormShape& shape,
                              bool required, const Placement& where);
 

@@ -62,27 +62,17 @@ CallContext call_context(const Napi::Object& args) {
     bool lossless = true;
     context.stream = stream.As<Napi::BigInt>().Uint64Value(&lossless);
   }
-  const Napi::Value flag = args.Get("guardFlag");
-  if (!flag.IsUndefined() && !flag.IsNull()) {
-    const DeviceRange range = device_range(flag, "guardFlag");
-    if (range.bytes < int64_t(sizeof(int))) throw Napi::RangeError::New(args.Env(), "guardFlag: too small");
-    context.guard_flag = static_cast<int*>(range.pointer);
-  }
 #else
   no_cuda(args.Env());
 #endif
   return context;
 }
 
-bool run_forward_training(const TrainingForward& call, const CallContext& context) {
+void run_forward_training(const TrainingForward& call, const CallContext& context) {
   if (!context.where.on_device) return kalman_norm_forward_training(call);
 #ifdef KN_WITH_CUDA
-  if (!context.guard_flag) throw Napi::TypeError::New(context.env, "guardFlag: required on CUDA");
-  on_device(context, [&](cudaStream_t stream) {
-    kn::cuda::kalman_norm_forward_training(call, context.guard_flag, stream);
-  });
+  on_device(context, [&](cudaStream_t stream) { kn::cuda::kalman_norm_forward_training(call, stream); });
 #endif
-  return false;
 }
 
 void run_forward_fixed(const FixedStatisticsForward& call, const CallContext& context) {

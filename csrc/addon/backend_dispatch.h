@@ -18,15 +18,13 @@ struct CallContext {
   Placement where;
   int device = 0;
   uint64_t stream = 0;  // a cudaStream_t; 0 = this package's stream for the device
-  int* guard_flag = nullptr;  // CUDA forward: device int that receives whether the guard fired
 };
 
-// Reads `device`, `dtype`, `deviceIndex`, `stream` and `guardFlag` from the argument object.
+// Reads `device`, `dtype`, `deviceIndex` and `stream` from the argument object.
 CallContext call_context(const Napi::Object& args);
 
-// CPU: returns whether the guard fired. CUDA: queues the work and returns false; the answer
-// is written to context.guard_flag on the device.
-bool run_forward_training(const TrainingForward& call, const CallContext& context);
+// The CPU runs the call at once; CUDA queues it on the call's stream.
+void run_forward_training(const TrainingForward& call, const CallContext& context);
 void run_forward_fixed(const FixedStatisticsForward& call, const CallContext& context);
 void run_backward(const Backward& call, const CallContext& context);
 

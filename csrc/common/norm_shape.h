@@ -8,7 +8,7 @@
 
 namespace kn {
 
-enum class Layout { kNCHW, kNHWC };
+enum class Layout { kNCHW = 0, kNHWC = 1 };  // numbered as in lib/binding.ts
 
 // A unit is a block of `samples_per_unit` consecutive samples by `channels_per_unit` consecutive
 // channels, over all spatial positions: KN has (virtualBatch, 1), GKN has (1, C / G). Units form

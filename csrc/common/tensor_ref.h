@@ -6,7 +6,7 @@
 
 namespace kn {
 
-enum class DType { kFloat32, kFloat16, kBFloat16 };
+enum class DType { kFloat32 = 0, kFloat16 = 1, kBFloat16 = 2 };  // numbered as in lib/binding.ts
 
 KN_HOST_DEVICE int dtype_bytes(DType dtype) { return dtype == DType::kFloat32 ? 4 : 2; }
 

@@ -57,7 +57,7 @@ bool decide_guard(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
   double term_sum = 0.0;
   for (int64_t unit = 0; unit < shape.units(); ++unit)
-    term_sum += guard_term<double>(args.guard_statistic, args.observed_var[unit], args.prior_var.at(shape, unit), args.io.eps);
+    term_sum += guard_term<double>(args.guard_statistic, args.state.observed_var[unit], args.prior_var.at(shape, unit), args.io.eps);
   return guard_fires<double>(args.guard_statistic, term_sum, double(shape.units()), double(args.guard));
 }
 
@@ -65,7 +65,7 @@ void update_running(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
   const int64_t columns = shape.unit_cols();
   for (int64_t col = 0; col < columns; ++col) {
-    const bool updated = update_running_column(args.posterior_mean + col, args.posterior_var + col, shape.unit_rows(),
+    const bool updated = update_running_column(args.state.posterior_mean + col, args.var + col, shape.unit_rows(),
                                                columns, args.momentum, args.running_mean + col, args.running_var + col);
     args.running_skipped[col] = updated ? 0.f : 1.f;
   }
@@ -91,41 +91,51 @@ void store(const std::vector<double>& totals, float* out) {
 
 }  // namespace
 
-bool kalman_norm_forward_training(const TrainingForward& args) {
+void kalman_norm_forward_training(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
-  unit_observations(shape, args.io.x.as<float>(), args.observed_mean, args.observed_var);
+  const UnitState& state = args.state;
+  unit_observations(shape, args.io.x.as<float>(), state.observed_mean, state.observed_var);
   const bool has_prior = args.prior_mean.values != nullptr;
   const bool guard_fired = has_prior && decide_guard(args);
   const bool fused = has_prior && !guard_fired;
+  *state.guard_fired = guard_fired ? 1 : 0;
   for (int64_t unit = 0; unit < shape.units(); ++unit) {
-    const float xbar = args.observed_mean[unit], s2 = args.observed_var[unit];
+    const float xbar = state.observed_mean[unit], s2 = state.observed_var[unit];
     UnitPosterior<float> posterior{xbar, s2};
     if (fused) {
       const UnitPrior<float> prior{args.prior_mean.at(shape, unit), args.prior_var.at(shape, unit)};
       posterior = kalman_fuse<float>(xbar, s2, prior, args.gain.at(shape, unit));
     }
-    args.posterior_mean[unit] = posterior.mean;
-    args.posterior_var[unit] = posterior.var;
-    args.rstd[unit] = inverse_std(posterior.var, args.io.eps);
+    state.posterior_mean[unit] = posterior.mean;
+    args.mean[unit] = posterior.mean;
+    args.var[unit] = posterior.var;
+    state.rstd[unit] = inverse_std(posterior.var, args.io.eps);
   }
-  normalize_with_unit_statistics(args.io, args.posterior_mean, args.rstd);
+  normalize_with_unit_statistics(args.io, state.posterior_mean, state.rstd);
   if (args.running_mean) update_running(args);
-  return guard_fired;
 }
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args) {
-  for (int64_t unit = 0; unit < args.io.shape.units(); ++unit)
-    args.rstd[unit] = inverse_std(args.var[unit], args.io.eps);
-  normalize_with_unit_statistics(args.io, args.mean, args.rstd);
+  const UnitState& state = args.state;
+  for (int64_t unit = 0; unit < args.io.shape.units(); ++unit) {
+    const float mean = args.statistics_mean[unit], var = args.statistics_var[unit];
+    state.observed_mean[unit] = state.posterior_mean[unit] = args.mean[unit] = mean;
+    state.observed_var[unit] = args.var[unit] = var;
+    state.rstd[unit] = inverse_std(var, args.io.eps);
+  }
+  *state.guard_fired = 0;
+  normalize_with_unit_statistics(args.io, state.posterior_mean, state.rstd);
 }
 
 void kalman_norm_backward(const Backward& args) {
   const NormShape& shape = args.shape;
+  const UnitState& forward = args.state;
+  const bool fused = args.prior_mean.values != nullptr && *forward.guard_fired == 0;
   const int64_t channels = shape.channels;
   std::vector<float> sum_center(shape.cells());
   for (int64_t n = 0; n < shape.samples; ++n)
     for (int64_t c = 0; c < channels; ++c)
-      sum_center[n * channels + c] = args.posterior_mean[shape.unit_of_cell(n, c)];
+      sum_center[n * channels + c] = forward.posterior_mean[shape.unit_of_cell(n, c)];
   std::vector<GradientSums> sums(shape.cells());
   cell_gradient_sums(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
                      sum_center.data(), sums.data());
@@ -140,7 +150,7 @@ void kalman_norm_backward(const Backward& args) {
       const double gamma = args.gamma ? args.gamma[c] : 1.0;
       sum_g[unit] += gamma * cell.sum_dy;
       sum_g_centered[unit] += gamma * cell.sum_dy_centered;
-      dgamma[c] += cell.sum_dy_centered * args.rstd[unit];
+      dgamma[c] += cell.sum_dy_centered * forward.rstd[unit];
       dbeta[c] += cell.sum_dy;
     }
   store(dgamma, args.dgamma);
@@ -152,14 +162,14 @@ void kalman_norm_backward(const Backward& args) {
   std::vector<double> dgain = zeros_for(shape, args.gain.spread);
   for (int64_t unit = 0; unit < shape.units(); ++unit) {
     UnitForwardState<float> state{};
-    state.xbar = args.observed_mean[unit];
-    state.s2 = args.observed_var[unit];
-    if (args.fused) state.prior = {args.prior_mean.at(shape, unit), args.prior_var.at(shape, unit)};
-    state.gain = args.fused ? args.gain.at(shape, unit) : 1.f;
-    state.rstd = args.rstd[unit];
-    state.fused = args.fused;
+    state.xbar = forward.observed_mean[unit];
+    state.s2 = forward.observed_var[unit];
+    if (fused) state.prior = {args.prior_mean.at(shape, unit), args.prior_var.at(shape, unit)};
+    state.gain = fused ? args.gain.at(shape, unit) : 1.f;
+    state.rstd = forward.rstd[unit];
+    state.fused = fused;
     state.constant = args.constant_statistics;
-    const float rstd = args.rstd[unit];
+    const float rstd = forward.rstd[unit];
     units[unit] = unit_backward<float>(state, float(sum_g[unit]), float(sum_g_centered[unit] * rstd),
                                        args.dmean_out ? args.dmean_out[unit] : 0.f,
                                        args.dvar_out ? args.dvar_out[unit] : 0.f,
@@ -177,8 +187,8 @@ void kalman_norm_backward(const Backward& args) {
   for (int64_t n = 0; n < shape.samples; ++n)
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t cell = n * channels + c, unit = shape.unit_of_cell(n, c);
-      scale[cell] = (args.gamma ? args.gamma[c] : 1.f) * args.rstd[unit];
-      center[cell] = args.observed_mean[unit];
+      scale[cell] = (args.gamma ? args.gamma[c] : 1.f) * forward.rstd[unit];
+      center[cell] = forward.observed_mean[unit];
       centered[cell] = units[unit].centered;
       constant[cell] = units[unit].constant;
     }

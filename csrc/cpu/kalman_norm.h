@@ -5,8 +5,7 @@
 
 namespace kn {
 
-// Returns whether the guard fired (the prior was ignored for this call).
-bool kalman_norm_forward_training(const TrainingForward& args);
+void kalman_norm_forward_training(const TrainingForward& args);
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args);
 

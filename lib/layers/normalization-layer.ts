@@ -179,7 +179,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
   /** Gradients for the last forward call: returns dx (and the prior's and residual's), fills `grad`. */
   backward(dy: Tensor, options: Omit<NormBackwardOptions, 'out'> = {}): NormGradients {
     if (!this.saved) throw new Error('backward: call forward first');
-    const x = this.saved.x;
+    const x = this.saved.call.x;
     const received = this.pending.posterior;
     if (received && (options.dMean !== undefined || options.dVar !== undefined))
       throw new Error('dMean: this layer already receives its posterior gradient from linked layers');

@@ -94,7 +94,12 @@ export function checkNonNegative(name: string, vector: Vector): void {
 
 /** A caller-provided float32 output tensor of exactly `shape`'s size on the call's device, or a new one. */
 export function outputVector(name: string, value: unknown, shape: readonly number[], device: CallDevice): Tensor {
-  if (value === undefined) return device.zeros(shape);
+  return checkOutput(name, value, shape, device) ?? device.zeros(shape);
+}
+
+/** A caller-provided float32 output tensor of exactly `shape`'s size on the call's device, checked; null when not given. */
+export function checkOutput(name: string, value: unknown, shape: readonly number[], device: CallDevice): Tensor | null {
+  if (value === undefined) return null;
   const tensor = checkTensor(name, value);
   const size = shape.reduce((a, b) => a * b, 1);
   if (tensor.device !== device.device) throw rangeError(name, `expected a tensor on x's device '${device.device}', got '${tensor.device}'`);

@@ -1,7 +1,7 @@
 // The device one op call runs on (x's device), and how memory is made and moved there. On the
 // CPU everything is a Float32Array; on CUDA, float32 vectors given as Float32Array are uploaded
 // and every buffer is device memory, so a call never waits for the GPU.
-import { DeviceBuffer, Memory, NativePlacement, native } from '../binding';
+import { DTYPE_CODE, DeviceBuffer, Memory, NativePlacement, native } from '../binding';
 import { rangeError, typeError } from '../errors';
 import { Device, DType, Tensor } from '../tensor';
 
@@ -25,8 +25,8 @@ export class CallDevice {
   /** The placement fields of a native call. */
   placement(): NativePlacement {
     return this.onGpu
-      ? { device: 'cuda', dtype: this.dtype, deviceIndex: 0, stream: this.stream }
-      : { device: 'cpu', dtype: 'float32' };
+      ? { device: 1, dtype: DTYPE_CODE[this.dtype], deviceIndex: 0, stream: this.stream }
+      : { device: 0, dtype: DTYPE_CODE.float32 };
   }
 
   /** `data` where the call can read it: the array itself, or a device copy. */
@@ -58,9 +58,9 @@ export class CallDevice {
     else native().copyDeviceToDevice!(dst, src as DeviceBuffer, length * 4, this.stream);
   }
 
-  /** CUDA: a device int that a training forward sets to whether its guard fired (0 without a prior). */
-  guardFlag(): DeviceBuffer | null {
-    return this.onGpu ? native().deviceAlloc!(4, 0) : null;
+  /** One int that a forward sets to whether its guard fired: an Int32Array, or device memory. */
+  flag(): Int32Array | DeviceBuffer {
+    return this.onGpu ? native().deviceAlloc!(4, 0) : new Int32Array(1);
   }
 }
 
@@ -83,8 +83,9 @@ export function setScalar<T extends object>(target: T, key: keyof T & string, te
   });
 }
 
-/** Reads a device int flag (synchronizes with the GPU). */
-export function readFlag(flag: DeviceBuffer, stream: bigint): boolean {
+/** Reads an int flag (on CUDA this waits for the GPU). */
+export function readFlag(flag: Int32Array | DeviceBuffer, stream: bigint): boolean {
+  if (flag instanceof Int32Array) return flag[0] !== 0;
   const value = new Int32Array(1);
   native().copyToHost!(value, flag, stream);
   return value[0] !== 0;

@@ -1,46 +1,35 @@
 // Group Kalman Normalization (GKN): statistic units are (sample, group) pairs.
 import { checkPositiveInteger, rangeError } from '../errors';
 import { Tensor } from '../tensor';
-import {
-  NormBackwardOptions,
-  NormGradients,
-  NormOptions,
-  NormResult,
-  UnitGeometry,
-  checkModeOptions,
-  inputDimensions,
-  normBackward,
-  trainingForward,
-} from './normalization';
+import { NormCall, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
+import { runNormBackward, runNormForward } from './norm-run';
+import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from './normalization';
 
 export interface GroupKalmanNormOptions extends NormOptions {
   /** Number of channel groups G (must divide C). */
   groups: number;
 }
 
-function geometry(x: unknown, groups: unknown): UnitGeometry {
-  const { samples, channels, spatial } = inputDimensions(x);
-  const groupCount = checkPositiveInteger('groups', groups);
-  if (channels % groupCount !== 0)
-    throw rangeError('groups', `must divide the channel count C = ${channels}, got ${groupCount}`);
-  return {
-    op: 'groupKalmanNorm',
-    shape: { samples, channels, spatial, layout: (x as Tensor).layout, samplesPerUnit: 1, channelsPerUnit: channels / groupCount },
-    unitShape: [samples, groupCount],
-    columnName: 'group',
-  };
+/**
+ * Checks a GKN forward call. Inference is the same computation (each sample has its own
+ * statistics), so `training` changes nothing.
+ */
+export function parseGroupKalmanNormCall(x: unknown, options: unknown): NormCall {
+  const input = parseModeAndInput(x, options, ['groups']);
+  const given = options as GroupKalmanNormOptions;
+  const channels = input.dimensions.channels;
+  const groups = checkPositiveInteger('groups', given.groups);
+  if (channels % groups !== 0) throw rangeError('groups', `must divide the channel count C = ${channels}, got ${groups}`);
+  const units = unitGeometry(input.x, input.dimensions, 1, channels / groups, 'group');
+  return parseNormCall('groupKalmanNorm', input.x, given, { training: units, active: units, mode: 'training', running: null });
 }
 
-/**
- * GKN forward (KN-SPEC section 1): y and the posterior per (sample, group) unit [N, G]. Inference
- * is the same computation (each sample has its own statistics), so `training` changes nothing.
- */
+/** GKN forward (KN-SPEC section 1): y and the posterior per (sample, group) unit [N, G]. */
 export function groupKalmanNorm(x: Tensor, options: GroupKalmanNormOptions): NormResult {
-  checkModeOptions(options, ['groups']);
-  return trainingForward(geometry(x, options.groups), x, options, null);
+  return runNormForward(parseGroupKalmanNormCall(x, options));
 }
 
 /** GKN backward (KN-SPEC section 2): the exact gradient of the forward call that returned `saved`. */
 export function groupKalmanNormBackward(dy: Tensor, saved: NormResult['saved'], options: NormBackwardOptions = {}): NormGradients {
-  return normBackward('groupKalmanNorm', dy, saved, options);
+  return runNormBackward(parseNormBackwardCall('groupKalmanNorm', dy, saved, options));
 }

@@ -3,18 +3,9 @@ import { checkNumber, checkPositiveInteger, rangeError } from '../errors';
 import { Tensor } from '../tensor';
 import { StatVector, checkNonNegative, checkVector } from './arguments';
 import { CallDevice } from './call-device';
-import {
-  NormBackwardOptions,
-  NormGradients,
-  NormOptions,
-  NormResult,
-  UnitGeometry,
-  checkModeOptions,
-  fixedForward,
-  inputDimensions,
-  normBackward,
-  trainingForward,
-} from './normalization';
+import { NormCall, RunningEstimates, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
+import { runNormBackward, runNormForward } from './norm-run';
+import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from './normalization';
 
 export interface KalmanNormOptions extends NormOptions {
   /** Samples per ghost batch v (must divide N). Default N. */
@@ -28,24 +19,9 @@ export interface KalmanNormOptions extends NormOptions {
 
 const KN_KEYS = ['virtualBatch', 'runningMean', 'runningVar', 'momentum'];
 
-function geometry(x: unknown, virtualBatch: unknown, training: boolean): UnitGeometry {
-  const { samples, channels, spatial } = inputDimensions(x);
-  const layout = (x as Tensor).layout;
-  const ghostBatch = checkPositiveInteger('virtualBatch', virtualBatch ?? samples);
-  if (samples % ghostBatch !== 0)
-    throw rangeError('virtualBatch', `must divide the batch size N = ${samples}, got ${ghostBatch}`);
-  // Inference normalizes each channel over the whole batch with the running estimates: one unit row.
-  const perUnit = training ? ghostBatch : samples;
-  return {
-    op: 'kalmanNorm',
-    shape: { samples, channels, spatial, layout, samplesPerUnit: perUnit, channelsPerUnit: 1 },
-    unitShape: [samples / perUnit, channels],
-    columnName: 'channel',
-  };
-}
-
-function runningEstimates(options: KalmanNormOptions, channels: number, required: boolean, device: CallDevice) {
+function parseRunning(options: KalmanNormOptions, channels: number, required: boolean, device: CallDevice): RunningEstimates | null {
   const { runningMean, runningVar } = options;
+  const momentum = checkNumber('momentum', options.momentum ?? 0.1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   if (runningMean === undefined && runningVar === undefined && !required) return null;
   if (runningMean === undefined || runningVar === undefined) {
     const missing = runningMean === undefined ? 'runningMean' : 'runningVar';
@@ -55,8 +31,24 @@ function runningEstimates(options: KalmanNormOptions, channels: number, required
   const mean = checkVector('runningMean', runningMean, channels, expected, device);
   const variance = checkVector('runningVar', runningVar, channels, expected, device);
   checkNonNegative('runningVar', variance);
-  const momentum = checkNumber('momentum', options.momentum ?? 0.1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   return { mean, var: variance, momentum };
+}
+
+/**
+ * Checks a KN forward call: units are (ghost batch, channel) pairs in training, and in inference
+ * each channel over the whole batch, normalized with the running estimates.
+ */
+export function parseKalmanNormCall(x: unknown, options: unknown): NormCall {
+  const input = parseModeAndInput(x, options, KN_KEYS);
+  const given = options as KalmanNormOptions;
+  const { samples, channels } = input.dimensions;
+  const ghostBatch = checkPositiveInteger('virtualBatch', given.virtualBatch ?? samples);
+  if (samples % ghostBatch !== 0)
+    throw rangeError('virtualBatch', `must divide the batch size N = ${samples}, got ${ghostBatch}`);
+  const training = unitGeometry(input.x, input.dimensions, ghostBatch, 1, 'channel');
+  const active = input.training ? training : unitGeometry(input.x, input.dimensions, samples, 1, 'channel');
+  const running = parseRunning(given, channels, !input.training, new CallDevice(input.x, given.stream));
+  return parseNormCall('kalmanNorm', input.x, given, { training, active, mode: input.training ? 'training' : 'fixed', running });
 }
 
 /**
@@ -65,15 +57,10 @@ function runningEstimates(options: KalmanNormOptions, channels: number, required
  * normalizes with runningMean / runningVar, which are then returned as mean / var [C].
  */
 export function kalmanNorm(x: Tensor, options: KalmanNormOptions = {}): NormResult {
-  const training = checkModeOptions(options, KN_KEYS);
-  const units = geometry(x, options.virtualBatch, training);
-  const channels = units.shape.channels;
-  const device = new CallDevice(x, options.stream);
-  if (!training) return fixedForward(units, x, options, runningEstimates(options, channels, true, device)!);
-  return trainingForward(units, x, options, runningEstimates(options, channels, false, device));
+  return runNormForward(parseKalmanNormCall(x, options));
 }
 
 /** KN backward (KN-SPEC section 2): the exact gradient of the forward call that returned `saved`. */
 export function kalmanNormBackward(dy: Tensor, saved: NormResult['saved'], options: NormBackwardOptions = {}): NormGradients {
-  return normBackward('kalmanNorm', dy, saved, options);
+  return runNormBackward(parseNormBackwardCall('kalmanNorm', dy, saved, options));
 }

@@ -1,24 +1,15 @@
 // What a forward call keeps for its backward call.
-import { DeviceBuffer, Memory, NativeShape, Spread } from '../binding';
-import { Tensor } from '../tensor';
-import { SpreadVector } from './arguments';
+import { NativeUnitState, NativeUnitValues, Memory } from '../binding';
+import type { NormCall } from './norm-call';
 
 export type NormOp = 'kalmanNorm' | 'groupKalmanNorm';
 
-/** The gain as given: a number (its gradient comes back as a number) or one value per column. */
-export interface GainValues {
-  memory: Memory;
-  spread: Spread;
-  shape: readonly number[];
-  isNumber: boolean;
-}
-
-/** The forward's per-unit state, on the device of the call. */
-export interface UnitState {
-  observedMean: Memory;
-  observedVar: Memory;
-  posteriorMean: Memory;
-  rstd: Memory;
+/** The call's parameters where the backward reads them (uploaded once on CUDA). */
+export interface NativeParameters {
+  gamma: Memory | null;
+  gain: NativeUnitValues;
+  priorMean: NativeUnitValues | null;
+  priorVar: NativeUnitValues | null;
 }
 
 /**
@@ -27,22 +18,25 @@ export interface UnitState {
  */
 export class SavedNormalization {
   /** @internal */
-  constructor(
-    readonly op: NormOp,
-    readonly shape: NativeShape,
-    readonly unitShape: readonly number[],
-    readonly units: number,
-    readonly x: Tensor,
-    readonly reluOutput: Tensor | null,
-    readonly hasResidual: boolean,
-    readonly gamma: Memory | null,
-    readonly hasBeta: boolean,
-    readonly gain: GainValues,
-    readonly prior: { mean: SpreadVector & { memory: Memory }; var: SpreadVector & { memory: Memory } } | null,
-    /** CPU: whether the prior was used. CUDA: decided on the device from guardFlag. */
-    readonly fused: boolean,
-    readonly guardFlag: DeviceBuffer | null,
-    readonly constantStatistics: boolean,
-    readonly state: UnitState,
-  ) {}
+  readonly call: NormCall;
+  /** @internal The forward's output (read by the backward of the relu epilogue). */
+  readonly y: NormCall['x'];
+  /** @internal */
+  readonly parameters: NativeParameters;
+  /** @internal The per-unit statistics and the guard's decision, written by the forward. */
+  readonly state: NativeUnitState;
+
+  /** @internal */
+  constructor(call: NormCall, y: NormCall['x'], parameters: NativeParameters, state: NativeUnitState) {
+    this.call = call;
+    this.y = y;
+    this.parameters = parameters;
+    this.state = state;
+  }
+
+  /** @internal The number of statistic units of the forward call. */
+  get units(): number {
+    const [rows, cols] = this.call.geometry.unitShape;
+    return rows * cols;
+  }
 }

@@ -2,7 +2,7 @@
 // device-to-device copy as the bandwidth ceiling, and cuDNN batch norm (loaded at run time) as the
 // peer for KN rows.
 import { DType, Layout, Tensor } from '../../lib';
-import { DeviceBuffer, native } from '../../lib/binding';
+import { DTYPE_CODE, DeviceBuffer, native } from '../../lib/binding';
 import { Inputs } from './measure-ours';
 import { BenchShape } from './shapes';
 import { Pass } from './traffic';
@@ -39,7 +39,7 @@ export function measureCudnn(shape: BenchShape, sets: Inputs[], layout: Layout, 
   const floats = (value: number) => Tensor.fromArray(new Float32Array(shape.c).fill(value), [shape.c], { device: 'cuda' });
   const statistics = { scale: floats(1), bias: floats(0), runningMean: floats(0), runningVar: floats(1), saveMean: floats(0), saveInvVar: floats(1), dScale: floats(0), dBias: floats(0) };
   const memory = Object.fromEntries(Object.entries(statistics).map(([name, tensor]) => [name, tensor.memory()]));
-  const common = { device: 'cuda' as const, dtype, layout, n: shape.n, c: shape.c, h: shape.hw, w: shape.hw, eps: 1e-5, stream: 0n, ...memory };
+  const common = { device: 1 as const, dtype: DTYPE_CODE[dtype], layout, n: shape.n, c: shape.c, h: shape.hw, w: shape.hw, eps: 1e-5, stream: 0n, ...memory };
   const forward = (s: Inputs) => native().cudnnBatchNorm!({ ...common, pass: 'forward', x: s.x.memory(), y: s.y.memory() });
   const backward = (s: Inputs) => native().cudnnBatchNorm!({ ...common, pass: 'backward', x: s.x.memory(), dy: s.dy.memory(), dx: s.dx.memory() });
   return {
