@@ -3,7 +3,7 @@
 #include "../cpu/kalman_norm.h"
 #include "../cpu/covariance.h"
 
-#include "../cpu/thread_pool.h"
+#include "../cpu/transitions.h"
 
 #ifdef KN_WITH_CUDA
 #include "../../cuda/covariance_cuda.h"
@@ -89,29 +89,16 @@ void run_backward(const Backward& call, const CallContext& context) {
 #endif
 }
 
-namespace {
-
-// The statistic rows are small: spread them over the pool only when there are many.
-template <typename F>
-void run_on_cpu(const F& f, int64_t count) {
-  constexpr int64_t kCostPerIndex = 64;
-  parallel_for(count, kCostPerIndex, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) f(i);
-  });
-}
-
-}  // namespace
-
 #ifdef KN_WITH_CUDA
 #define KN_DEFINE_RUN(F)                                                                      \
   void run_elementwise(const F& f, int64_t count, const CallContext& context) {               \
-    if (!context.where.on_device) return run_on_cpu(f, count);                                \
+    if (!context.where.on_device) return kn::run_elementwise(f, count);                                \
     on_device(context, [&](cudaStream_t stream) { kn::cuda::run_elementwise(f, count, stream); }); \
   }
 #else
 #define KN_DEFINE_RUN(F)                                                        \
   void run_elementwise(const F& f, int64_t count, const CallContext& context) { \
-    if (!context.where.on_device) return run_on_cpu(f, count);                  \
+    if (!context.where.on_device) return kn::run_elementwise(f, count);                  \
     no_cuda(context.env);                                                       \
   }
 #endif

@@ -25,10 +25,10 @@ struct Call {
   explicit Call(const Napi::CallbackInfo& info) : args(object_argument(info)), context(call_context(args)) {}
   float* in(const char* name, int64_t length) const { return float_field(args, name, length, true, context.where); }
   float* optional(const char* name, int64_t length) const { return float_field(args, name, length, false, context.where); }
-  // A noise or bias given per column (`<name>Spread` 'column') or as one scalar ('scalar').
+  // A noise given per column or as one scalar: `<name>Spread` is UnitValues::Spread's number.
   bool per_column(const char* name) const {
     const Napi::Value spread = args.Get(std::string(name) + "Spread");
-    return !spread.IsString() || spread.As<Napi::String>().Utf8Value() != "scalar";
+    return !spread.IsNumber() || spread.As<Napi::Number>().Int32Value() != int(UnitValues::Spread::kScalar);
   }
   float* spread(const char* name, int64_t columns) const { return optional(name, per_column(name) ? columns : 1); }
   Napi::Value done() const { return args.Env().Undefined(); }

@@ -2,7 +2,7 @@
 // section 3a) through a weight: m_o = w_o . mu + bias, u_o = w_o^T Sigma w_o + noise, exact for a
 // linear map of correlated inputs, with its backward into the weight. The per-element math is
 // csrc/common/covariance_math.h, run on the tensors' device.
-import { Memory, native } from '../binding';
+import { Memory, SPREAD_CODE, native } from '../binding';
 import { rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { StatVector, checkVector, vectorMemory } from './arguments';
@@ -91,7 +91,7 @@ export function quadraticMoments(mean: Tensor, covariance: Covariance, options: 
     mean: mean.memory(), weight: options.weight.memory(),
     sigmaW: form.covariance ? sigmaW!.memory() : null, projected: projected?.memory() ?? null,
     bias: bias && vectorMemory(bias, device),
-    noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise?.spread ?? null,
+    noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise ? SPREAD_CODE[noise.spread] : null,
     outMean: out.mean.memory(), outVar: out.var.memory(),
   });
   return { ...out, saved: new QuadraticSaved(device, mean, options.weight, form, sigmaW, projected, bias !== null, noise) };
@@ -119,7 +119,7 @@ export function quadraticMomentsBackward(dMean: Tensor | null, dVar: Tensor | nu
     sigmaW: saved.sigmaW?.memory() ?? null, projected: saved.projected?.memory() ?? null,
     dMeanOut: incomingMean, dVarOut: incomingVar,
     dWeight: result.dWeight.memory(), dBias: result.dBias?.memory() ?? null,
-    dNoise: dNoise?.memory() ?? null, dNoiseSpread: noise?.spread ?? null,
+    dNoise: dNoise?.memory() ?? null, dNoiseSpread: noise ? SPREAD_CODE[noise.spread] : null,
   });
   if (dNoise && noise?.spread === 'scalar') setScalar(result, 'dNoise', dNoise, device);
   else if (dNoise) result.dNoise = dNoise;

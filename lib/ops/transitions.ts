@@ -2,7 +2,7 @@
 // KN, samples for GKN; C = channels or groups) from one layer's posterior to the next layer's
 // prior, each with its exact backward. The per-element math is csrc/common/transition_math.h,
 // csrc/common/pool_math.h and csrc/common/group_math.h, run on the rows' device.
-import { Memory, native } from '../binding';
+import { Memory, SPREAD_CODE, native } from '../binding';
 import { checkKnownKeys, checkNumber, checkPositiveInteger, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { StatVector, Vector, checkNonNegative, checkTensor, checkVector, vectorMemory } from './arguments';
@@ -108,7 +108,7 @@ export function affineMoments(mean: Tensor, variance: Tensor, options: AffineOpt
     mean: input.mean.memory(), var: input.var.memory(),
     weight: options.weight.memory(), weightSq: weightSq?.memory() ?? null,
     bias: bias && vectorMemory(bias, device),
-    noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise?.spread ?? null,
+    noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise ? SPREAD_CODE[noise.spread] : null,
     outMean: out.mean.memory(), outVar: out.var.memory(),
   });
   return { ...out, saved: new AffineSaved(device, input, options.weight, weightSq, bias !== null, noise) };
@@ -149,7 +149,7 @@ export function affineMomentsBackward(dMean: Tensor | null, dVar: Tensor | null,
     dMeanOut: incomingMean, dVarOut: incomingVar,
     dMean: result.dMean.memory(), dVar: result.dVar.memory(), dWeight: result.dWeight.memory(),
     dWeightSq: result.dWeightSq?.memory() ?? null, dBias: result.dBias?.memory() ?? null,
-    dNoise: dNoise?.memory() ?? null, dNoiseSpread: noise?.spread ?? null,
+    dNoise: dNoise?.memory() ?? null, dNoiseSpread: noise ? SPREAD_CODE[noise.spread] : null,
   });
   if (dNoise && noise?.spread === 'scalar') setScalar(result, 'dNoise', dNoise, device);
   else if (dNoise) result.dNoise = dNoise;
@@ -381,7 +381,7 @@ function addOrIdentity(a: CheckedRows, b: MomentRows | null, noiseValue: unknown
   native().addMoments({
     ...device.placement(), rows: shape[0], columns: shape[1], bColumns: bColumns ?? shape[1],
     aMean: rows.mean.memory(), aVar: rows.var.memory(), bMean: b?.mean.memory() ?? null, bVar: b?.var.memory() ?? null,
-    noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise?.spread ?? null,
+    noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise ? SPREAD_CODE[noise.spread] : null,
     outMean: out.mean.memory(), outVar: out.var.memory(),
   });
   return { ...out, saved: new AddSaved(device, shape, bColumns, noise) };
