@@ -25,7 +25,7 @@ import {
   TiedWeight,
   linkStack,
   moments,
-} from '../../lib';
+} from 'kalman-norm';
 import { CLASSES, IMAGE_SIZE, PIXELS } from './data';
 import { MethodSpec } from './methods';
 import { Conv2d } from './nn/conv2d';
