@@ -12,7 +12,7 @@
 //         layer 1's prior is the input node through the first map, pooled into its groups
 //         (moments.groups).
 // Why GKN's link is the identity: normalized() needs per-channel columns and a GKN posterior has
-// one column per group, so the package's relu/affine nodes do not apply to it. Both layers have
+// one column per group, so kalman-norm's relu/affine nodes do not apply to it. Both layers have
 // the same number of groups, so each sample's group statistics in layer 1 are the prediction for
 // its group statistics in layer 2 (a random-walk model across depth), the process noise says how
 // far they may drift, and a fixed gain of 0.9 keeps mostly the sample's own statistics.
@@ -25,7 +25,7 @@ import {
   TiedWeight,
   linkStack,
   moments,
-} from '../../lib';
+} from 'kalman-norm';
 import { CLASSES, IMAGE_SIZE, PIXELS } from './data';
 import { MethodSpec } from './methods';
 import { Conv2d } from './nn/conv2d';

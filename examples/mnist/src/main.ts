@@ -10,13 +10,13 @@
 //   --evaluations N        measurements on the held-out split per run (default 5; 1: only at the end)
 //   --full                 five times the default number of training samples
 //   --steps N              steps per run (overrides the default and --full)
-//   --json FILE            every measured point as JSON (scripts/train/table.ts merges such files)
+//   --json FILE            every measured point as JSON (src/table.ts merges such files)
 //   --markdown FILE        the table as Markdown
 //   --out DIR              where the chart goes (default results/)
 import * as fs from 'fs';
 import * as path from 'path';
 import { SingleBar, Presets } from 'cli-progress';
-import { cudaInfo, threadCount } from '../../lib';
+import { cudaInfo, threadCount } from 'kalman-norm';
 import { loadDigits } from './data';
 import { ABLATION_METHODS, MAIN_METHODS, METHODS, MethodSpec, methodById } from './methods';
 import { MODELS, ModelName } from './models';

@@ -1,7 +1,7 @@
 // A trainable array and its gradient. Layers add into `grad` (linked KN layers add the statistics
 // path's share into the same array), so the loop zeroes every gradient before each step.
-import { Tensor } from '../../../lib';
-import type { TiedWeight } from '../../../lib';
+import { Tensor } from 'kalman-norm';
+import type { TiedWeight } from 'kalman-norm';
 
 /** Float32 for training; the same kernels run in float64 for finite-difference tests. */
 export type Floats = Float32Array | Float64Array;

@@ -1,7 +1,7 @@
-// A KalmanNorm / GroupKalmanNorm layer of this package as a module of the training loop: wraps the
+// A KalmanNorm / GroupKalmanNorm layer of kalman-norm as a module of the training loop: wraps the
 // loop's Float32Arrays as tensors (no copy) and exposes gamma, beta and (when linked) the gain as
 // parameters. The layer's outputs are tensors it reuses from step to step, so they are copied out.
-import { GroupKalmanNorm, KalmanNorm, NormalizationLayer, Tensor } from '../../../lib';
+import { GroupKalmanNorm, KalmanNorm, NormalizationLayer, Tensor } from 'kalman-norm';
 import { Module, Parameter } from './parameter';
 
 export class Norm implements Module {

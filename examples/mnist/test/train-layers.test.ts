@@ -1,24 +1,24 @@
 /**
- * The training loop's own layers (scripts/train/nn): each float32 backward against central
+ * The training loop's own layers (examples/mnist/src/nn): each float32 backward against central
  * differences of the same forward code run in float64 (the kernels take Float32Array or
  * Float64Array), so the difference quotients carry no float32 rounding; SGD with momentum by hand;
  * and a smoke test that 20 steps of the MLP, each of the four ways, lower the loss on a fixed batch.
  */
 import { expect } from 'chai';
-import { Conv2d, ConvShape, conv2dForward } from '../scripts/train/nn/conv2d';
-import { Linear, linearForward } from '../scripts/train/nn/linear';
-import { MaxPool2, maxPoolForward } from '../scripts/train/nn/max-pool';
-import { Parameter } from '../scripts/train/nn/parameter';
-import { Relu, reluForward } from '../scripts/train/nn/relu';
-import { Sgd } from '../scripts/train/nn/sgd';
-import { softmaxCrossEntropy } from '../scripts/train/nn/softmax-cross-entropy';
-import { CLASSES, PIXELS, gather, loadDigits } from '../scripts/train/data';
-import { METHODS } from '../scripts/train/methods';
-import { Network, buildConvnet, buildMlp } from '../scripts/train/models';
-import { backward, forward } from '../scripts/train/train';
-import { assertClose } from './util/assert-close';
-import { centralDifference } from './util/finite-difference';
-import { makeRandom, randomArray } from './util/random';
+import { Conv2d, ConvShape, conv2dForward } from '../src/nn/conv2d';
+import { Linear, linearForward } from '../src/nn/linear';
+import { MaxPool2, maxPoolForward } from '../src/nn/max-pool';
+import { Parameter } from '../src/nn/parameter';
+import { Relu, reluForward } from '../src/nn/relu';
+import { Sgd } from '../src/nn/sgd';
+import { softmaxCrossEntropy } from '../src/nn/softmax-cross-entropy';
+import { CLASSES, PIXELS, gather, loadDigits } from '../src/data';
+import { METHODS } from '../src/methods';
+import { Network, buildConvnet, buildMlp } from '../src/models';
+import { backward, forward } from '../src/train';
+import { assertClose } from '../../../test/util/assert-close';
+import { centralDifference } from '../../../test/util/finite-difference';
+import { makeRandom, randomArray } from '../../../test/util/random';
 
 /** float32 gradients against float64 difference quotients: normwise relative error. */
 const GRADIENT_RTOL = 1e-4;
@@ -36,7 +36,7 @@ function weightedSum(y: ArrayLike<number>, weights: ArrayLike<number>): number {
   return sum;
 }
 
-describe('training layers (scripts/train/nn) against finite differences', () => {
+describe('training layers (examples/mnist/src/nn) against finite differences', () => {
   it('linear: dx, dW and db', () => {
     const [batch, inputs, outputs] = [3, 5, 4];
     const x = values(SEED, batch * inputs);

@@ -1,6 +1,6 @@
 // Merges the JSON files of several `npm start -- --json FILE` runs (for instance the two models
 // trained in two processes at once) into one table of final test accuracy, mean ± sd over seeds:
-//   node dist/scripts/train/table.js results/a.json results/b.json [--methods ID,...] [--batch B,...] [--markdown FILE]
+//   node examples/mnist/dist/table.js results/a.json results/b.json [--methods ID,...] [--batch B,...] [--markdown FILE]
 import * as fs from 'fs';
 import { MethodSpec, methodById } from './methods';
 import { accuracyRows, formatTable, markdownTable, summarize } from './report';

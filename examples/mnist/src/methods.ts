@@ -1,7 +1,7 @@
 // The normalization methods the main job compares, each a recipe for the two normalization layers
 // of a model (see models.ts): the main comparison, and an ablation of what makes KN work at
 // micro-batch (KN-SPEC sections 1.4 and 3a-3c).
-import type { CovarianceOption, GuardStatistic } from '../../lib';
+import type { CovarianceOption, GuardStatistic } from 'kalman-norm';
 
 export interface MethodSpec {
   /** For the command line. */

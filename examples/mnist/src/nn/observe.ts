@@ -1,7 +1,7 @@
 // Feeds the batches that pass through it into an input node's running estimates (KN-SPEC 3a) in
 // training; the data and its gradient pass unchanged. It sits right before the map whose input the
 // statistics describe.
-import { InputStatistics, Tensor } from '../../../lib';
+import { InputStatistics, Tensor } from 'kalman-norm';
 import { Module, Parameter } from './parameter';
 
 export class Observe implements Module {
