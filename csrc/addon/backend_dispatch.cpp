@@ -12,8 +12,6 @@
 #include "device_memory.h"
 #ifdef KN_CUDA_EMULATED
 #include "emulator_binding.h"
-#else
-#include "cudnn_peer.h"
 #endif
 #endif
 
@@ -141,9 +139,7 @@ void register_device(Napi::Env env, Napi::Object exports) {
 #ifdef KN_WITH_CUDA
   register_device_memory(env, exports);
 #ifdef KN_CUDA_EMULATED
-  register_emulator(env, exports);  // no cuDNN: its kernels cannot run on emulated memory
-#else
-  register_cudnn_peer(env, exports);
+  register_emulator(env, exports);
 #endif
 #else
   exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
