@@ -139,7 +139,7 @@ void register_device(Napi::Env env, Napi::Object exports) {
 #ifdef KN_WITH_CUDA
   register_device_memory(env, exports);
 #ifdef KN_CUDA_EMULATED
-  register_emulator(env, exports);
+  register_emulator(env, exports);  // no cuDNN: its kernels cannot run on emulated memory
 #endif
 #else
   exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
