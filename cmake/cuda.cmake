@@ -45,8 +45,7 @@ set_target_properties(kn_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA_RUNTI
 target_compile_options(kn_cuda PRIVATE -O3 -fmad=false --Werror all-warnings -Xptxas=-warn-spills,-warn-lmem-usage
                                        --resource-usage)
 
-target_sources(kalman_norm PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/csrc/addon/device_memory.cpp
-                                   ${CMAKE_CURRENT_SOURCE_DIR}/csrc/addon/cudnn_peer.cpp)
+target_sources(kalman_norm PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/csrc/addon/device_memory.cpp)
 target_compile_definitions(kalman_norm PRIVATE KN_WITH_CUDA)
 target_include_directories(kalman_norm SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
-target_link_libraries(kalman_norm PRIVATE kn_cuda CUDA::cudart_static ${CMAKE_DL_LIBS})
+target_link_libraries(kalman_norm PRIVATE kn_cuda CUDA::cudart_static)

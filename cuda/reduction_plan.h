@@ -2,7 +2,7 @@
 // reductions and the element passes alike. These
 // are plain host+device functions: the kernels call them, and the CPU tests walk them over every
 // thread of a launch to check that each element is covered exactly once, in bounds, and credited
-// to the right cell (csrc/addon/plan_coverage.cpp). The plan depends on the shape and the vector
+// to the right cell (tools/native/plan_coverage.cpp). The plan depends on the shape and the vector
 // width only, so results are deterministic.
 //
 // Reductions (statistics forward, gradient sums backward) leave one partial per (cell, chunk):

@@ -133,7 +133,6 @@ export interface NativeAddon {
   kalmanNormForwardFixed(args: NativePlacement & NativeFixedForward): void;
   kalmanNormBackward(args: NativePlacement & NativeBackward): void;
   threadCount(): number;
-  parallelCopy(args: { dst: Float32Array; src: Float32Array }): void;
   cudaInfo(): CudaInfo;
   /** Transition ops (csrc/addon/transition_binding.cpp): each takes a NativePlacement plus sizes and float32 buffers. */
   affineMoments(args: NativePlacement & Record<string, unknown>): void;
@@ -160,8 +159,6 @@ export interface NativeAddon {
   quadraticMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
   /** Host memory only. */
   topEigenvectors(args: { size: number; rank: number; matrix: Float32Array; vectors: Float32Array }): void;
-  /** Tests: walks the CUDA launch plan for a shape on the CPU (csrc/addon/plan_coverage.cpp). */
-  planCoverage(args: { shape: NativeShape; vectorWidth: number }): PlanCoverage;
   /** CUDA builds only: device memory. */
   deviceAlloc?(bytes: number, device: number): DeviceBuffer;
   deviceWrap?(pointer: bigint, bytes: number, device: number): DeviceBuffer;
@@ -171,8 +168,6 @@ export interface NativeAddon {
   zeroDevice?(dst: DeviceBuffer, stream: bigint): void;
   copyDeviceToDevice?(dst: DeviceBuffer, src: DeviceBuffer, bytes: number, stream: bigint): void;
   synchronize?(stream: bigint): void;
-  eventRecord?(stream: bigint): bigint;
-  eventElapsedMs?(start: bigint, end: bigint): number;
   /** CUDA builds: a new non-blocking stream, and its end (tests of work on a caller's stream). */
   streamCreate?(): bigint;
   streamDestroy?(stream: bigint): void;
@@ -180,22 +175,6 @@ export interface NativeAddon {
   emulatorCounters?(): EmulatorCounters;
   emulatorStreamDelay?(stream: bigint, microseconds: number): void;
   emulatorRaceMode?(on: boolean): void;
-  /** CUDA builds: cuDNN batch norm, loaded at run time (the benchmark's peer). */
-  cudnnInfo?(): { available: boolean; reason: string; version: number };
-  cudnnBatchNorm?(args: NativePlacement & Record<string, unknown>): void;
-}
-
-export interface PlanCoverage {
-  items: number;
-  chunks: number;
-  vectorWidth: number;
-  maxSteps: number;
-  missed: number;
-  repeated: number;
-  outOfBounds: number;
-  wrongCell: number;
-  partialsMissed: number;
-  partialsRepeated: number;
 }
 
 /** Cumulative counts of the SIMT emulator: kernel launches, device allocations, global-memory bytes read and written by copies, memsets and kernels. */

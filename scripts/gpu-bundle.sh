@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Packs everything the GPU suite needs into one folder, for a GPU runner that may be offline and
-# may have no Node.js: this Node binary (xz-compressed), the built addon, dist/, the compiled
-# tests, the run-time packages of mocha and chai (nothing else from node_modules), a mocha config
-# for the GPU suite, and scripts/gpu-run.sh, which runs it all there.
+# may have no Node.js: this Node binary (xz-compressed), the built addon, the tools addon (CUDA
+# event timing and the cuDNN peer for the benchmark), dist/, the compiled tests, the run-time
+# packages of mocha and chai (nothing else from node_modules), a mocha config for the GPU suite,
+# and scripts/gpu-run.sh, which runs it all there.
 #   bash scripts/gpu-bundle.sh [OUT_DIR]      (default gpu-bundle/)
-# Run it after `npm install` (`KN_CUDA=on` for a CUDA build) and `npm run pretest`.
+# Run it after `npm install` (`KN_CUDA=on` for a CUDA build) and `npm run pretest` (which builds
+# the tools addon, with CUDA where the toolkit is found).
 set -euo pipefail
 
 out="$(realpath -m "${1:-gpu-bundle}")"
@@ -19,6 +21,10 @@ fail() {
 cd "$root"
 command -v xz >/dev/null || fail "xz is needed to compress the Node binary"
 [[ -f build/Release/kalman_norm.node ]] || fail "build/Release/kalman_norm.node is missing: run npm install"
+tools_addon=build-tools/Release/kalman_norm_tools.node
+[[ -f $tools_addon ]] || fail "$tools_addon is missing: run npm run build:tools"
+[[ "$(node -p "require('./$tools_addon').cudaBuilt")" == true ]] ||
+  fail "$tools_addon was built without CUDA: build it where the CUDA toolkit is found (KN_CUDA=on npm run build:tools)"
 [[ -f dist/lib/index.js && -f dist/scripts/gpu-report.js && -f dist/scripts/gpu-reporter.js ]] ||
   fail "dist/ is missing or stale: run npm run build:ts"
 if [[ ! -d build-test ]]; then
@@ -32,14 +38,15 @@ if [[ -e $out ]]; then
   [[ -f $out/bundle-info.txt || -z "$(ls -A "$out")" ]] || fail "$out exists and is not a GPU bundle"
   rm -rf "$out"
 fi
-mkdir -p "$out/build/Release" "$out/scripts"
+mkdir -p "$out/build/Release" "$out/build-tools/Release" "$out/scripts"
 
 node_binary="$(node -p process.execPath)"
 echo "== Node $(node --version) from $node_binary: xz -T0 -9"
 xz -T0 -9 -c "$node_binary" >"$out/node.xz"
 
-echo "== the addon, dist/, build-test/, package.json, scripts/gpu-run.sh"
+echo "== the addon, the tools addon, dist/, build-test/, package.json, scripts/gpu-run.sh"
 cp build/Release/kalman_norm.node "$out/build/Release/"
+cp "$tools_addon" "$out/build-tools/Release/"
 cp -R dist build-test "$out/"
 cp package.json "$out/"
 cp scripts/gpu-run.sh "$out/scripts/"

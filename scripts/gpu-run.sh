@@ -12,6 +12,9 @@ bundle="$(cd "${1:-"$(dirname "$0")/.."}" && pwd)"
 cd "$bundle"
 [[ -f bundle-info.txt ]] || { echo "gpu-run: $bundle is not a bundle made by scripts/gpu-bundle.sh" >&2; exit 1; }
 report="$bundle/report"
+# The addons this bundle carries, wherever the caller's environment points.
+export KN_ADDON_PATH="$bundle/build/Release/kalman_norm.node"
+export KN_TOOLS_ADDON_PATH="$bundle/build-tools/Release/kalman_norm_tools.node"
 
 # The Node binary travels xz-compressed; unpack it on first use.
 node="$bundle/bin/node"

@@ -1,7 +1,7 @@
 // Small timing helpers shared by the scripts: median wall time of repeated runs, and the copy
 // bandwidth of this machine measured the same way.
 import { Tensor } from '../lib';
-import { native } from '../lib/binding';
+import { tools } from '../tools/binding';
 
 /** Median milliseconds of `runs` calls of `fn`, after `warmup` untimed calls. */
 export function medianMs(fn: () => void, runs = 20, warmup = 3): number {
@@ -20,7 +20,7 @@ export function medianMs(fn: () => void, runs = 20, warmup = 3): number {
 export function copyBandwidth(floats: number): number {
   const src = Tensor.zeros([floats]).toArray().fill(1);
   const dst = new Float32Array(floats);
-  const ms = medianMs(() => native().parallelCopy({ dst, src }));
+  const ms = medianMs(() => tools().parallelCopy({ dst, src }));
   return gigabytesPerSecond(2 * floats * 4, ms);
 }
 

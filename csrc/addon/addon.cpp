@@ -4,7 +4,6 @@
 #include "backend_dispatch.h"
 #include "covariance_binding.h"
 #include "kalman_norm_binding.h"
-#include "plan_coverage.h"
 #include "transition_binding.h"
 #include "runtime_binding.h"
 
@@ -14,7 +13,6 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kn::addon::register_kalman_norm(env, exports);
   kn::addon::register_runtime(env, exports);
   kn::addon::register_device(env, exports);
-  kn::addon::register_plan_coverage(env, exports);
   kn::addon::register_transitions(env, exports);
   kn::addon::register_covariance(env, exports);
   return exports;

@@ -12,8 +12,6 @@
 #include "device_memory.h"
 #ifdef KN_CUDA_EMULATED
 #include "emulator_binding.h"
-#else
-#include "cudnn_peer.h"
 #endif
 #endif
 
@@ -119,8 +117,6 @@ void register_device(Napi::Env env, Napi::Object exports) {
   register_device_memory(env, exports);
 #ifdef KN_CUDA_EMULATED
   register_emulator(env, exports);  // no cuDNN: its kernels cannot run on emulated memory
-#else
-  register_cudnn_peer(env, exports);
 #endif
 #else
   exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

@@ -281,29 +281,6 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// eventRecord(stream) -> bigint: a new event recorded on the stream (for benchmark timing).
-Napi::Value event_record(const Napi::CallbackInfo& info) {
-  cudaEvent_t event = nullptr;
-  check_cuda(info.Env(), cudaEventCreate(&event), "eventRecord", "cudaEventCreate");
-  check_cuda(info.Env(), cudaEventRecord(event, stream_or_throw(info.Env(), 0, stream_argument(info, 0))), "eventRecord",
-             "cudaEventRecord");
-  return Napi::BigInt::New(info.Env(), uint64_t(reinterpret_cast<uintptr_t>(event)));
-}
-
-// eventElapsedMs(start, end) -> milliseconds between two recorded events; waits for `end`, then
-// destroys both.
-Napi::Value event_elapsed_ms(const Napi::CallbackInfo& info) {
-  bool lossless = true;
-  auto start = reinterpret_cast<cudaEvent_t>(info[0].As<Napi::BigInt>().Uint64Value(&lossless));
-  auto end = reinterpret_cast<cudaEvent_t>(info[1].As<Napi::BigInt>().Uint64Value(&lossless));
-  float ms = 0.f;
-  check_cuda(info.Env(), cudaEventSynchronize(end), "eventElapsedMs", "cudaEventSynchronize");
-  check_cuda(info.Env(), cudaEventElapsedTime(&ms, start, end), "eventElapsedMs", "cudaEventElapsedTime");
-  cudaEventDestroy(start);
-  cudaEventDestroy(end);
-  return Napi::Number::New(info.Env(), ms);
-}
-
 // streamCreate() -> bigint: a new non-blocking stream (for tests of work on a caller's stream).
 Napi::Value stream_create(const Napi::CallbackInfo& info) {
   cudaStream_t stream = nullptr;
@@ -358,8 +335,6 @@ void register_device_memory(Napi::Env env, Napi::Object exports) {
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
   exports.Set("streamCreate", Napi::Function::New(env, stream_create, "streamCreate"));
   exports.Set("streamDestroy", Napi::Function::New(env, stream_destroy, "streamDestroy"));
-  exports.Set("eventRecord", Napi::Function::New(env, event_record, "eventRecord"));
-  exports.Set("eventElapsedMs", Napi::Function::New(env, event_elapsed_ms, "eventElapsedMs"));
 }
 
 }  // namespace kn::addon

@@ -16,7 +16,7 @@ cudaStream_t cuda_stream(int device, uint64_t stream);
 void order_after(cudaStream_t later, cudaStream_t earlier);
 
 // Adds cudaInfo, deviceAlloc, deviceWrap, copyToDevice, copyToHost, copyToHostAsync, zeroDevice,
-// copyDeviceToDevice, synchronize, eventRecord and eventElapsedMs to the exports.
+// copyDeviceToDevice, synchronize, streamCreate and streamDestroy to the exports.
 void register_device_memory(Napi::Env env, Napi::Object exports);
 
 }  // namespace kn::addon

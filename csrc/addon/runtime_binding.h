@@ -4,7 +4,7 @@
 
 namespace kn::addon {
 
-// Adds threadCount() and parallelCopy(dst, src) (the bandwidth ceiling for benchmarks).
+// Adds threadCount().
 void register_runtime(Napi::Env env, Napi::Object exports);
 
 }  // namespace kn::addon

@@ -46,7 +46,8 @@ function toHalfBits(bits: number): number {
   return sign | (exponent << 10) | ((bits >>> 13) & 0x3ff);
 }
 
-export function measureOurs(shape: BenchShape, sets: Inputs[], withPrior: boolean, time: Timer): PassTimes {
+/** `stream`: on the GPU, the stream the ops are queued on (the one the timer's events are recorded on). */
+export function measureOurs(shape: BenchShape, sets: Inputs[], withPrior: boolean, time: Timer, stream?: bigint): PassTimes {
   const device = sets[0].x.device;
   const columns = shape.op === 'kn' ? shape.c : shape.groups!;
   const vector = (value: number, length: number) =>
@@ -56,6 +57,7 @@ export function measureOurs(shape: BenchShape, sets: Inputs[], withPrior: boolea
     beta: vector(0, shape.c),
     gain: 0.1,
     prior: withPrior ? { mean: vector(0, columns), var: vector(0.5, columns) } : undefined,
+    stream,
   };
   const forward = (inputs: Inputs) => {
     const call = { ...options, out: { y: inputs.y } };
@@ -63,8 +65,8 @@ export function measureOurs(shape: BenchShape, sets: Inputs[], withPrior: boolea
   };
   const backward = (inputs: Inputs, saved: ReturnType<typeof forward>['saved']) =>
     shape.op === 'kn'
-      ? ops.kalmanNormBackward(inputs.dy, saved, { out: { dx: inputs.dx } })
-      : ops.groupKalmanNormBackward(inputs.dy, saved, { out: { dx: inputs.dx } });
+      ? ops.kalmanNormBackward(inputs.dy, saved, { out: { dx: inputs.dx }, stream })
+      : ops.groupKalmanNormBackward(inputs.dy, saved, { out: { dx: inputs.dx }, stream });
   const saved = sets.map((inputs) => forward(inputs).saved);
   return {
     forward: time(sets.map((inputs) => () => forward(inputs))),

@@ -1,7 +1,9 @@
-// The subset of cuDNN's C API the benchmark calls, declared here (no cudnn.h at build time) and
-// resolved with dlsym: tensor descriptors and the batch-norm forward-training and backward calls.
-#include "cudnn_peer.h"
-
+// cuDNN batch normalization as the benchmark's peer (CUDA builds only). cuDNN is loaded at run
+// time with dlopen (KN_CUDNN_PATH, else the system's libcudnn), so nothing needs it to build; the
+// benchmark reports when it is missing. The subset of cuDNN's C API called here is declared below
+// (no cudnn.h at build time) and resolved with dlsym. The library is loaded once per process; the
+// cuDNN handle is one per Node environment (the main thread and each worker thread has its own),
+// destroyed with it. Every failure is a JavaScript Error naming the cuDNN call.
 #include <cuda_runtime_api.h>
 #include <dlfcn.h>
 
@@ -9,9 +11,9 @@
 #include <string>
 
 #include "arguments.h"
-#include "device_memory.h"
+#include "tools.h"
 
-namespace kn::addon {
+namespace kn::tools {
 namespace {
 
 using Status = int;  // cudnnStatus_t; 0 = success
@@ -27,6 +29,7 @@ struct Api {
   size_t (*get_version)() = nullptr;
   const char* (*error_string)(Status) = nullptr;
   Status (*create)(Handle*) = nullptr;
+  Status (*destroy)(Handle) = nullptr;
   Status (*set_stream)(Handle, cudaStream_t) = nullptr;
   Status (*create_descriptor)(TensorDescriptor*) = nullptr;
   Status (*destroy_descriptor)(TensorDescriptor) = nullptr;
@@ -37,7 +40,6 @@ struct Api {
   Status (*backward)(Handle, int, const void*, const void*, const void*, const void*, TensorDescriptor, const void*,
                      TensorDescriptor, const void*, TensorDescriptor, void*, TensorDescriptor, const void*, void*, void*,
                      double, const void*, const void*) = nullptr;
-  Handle handle = nullptr;
 };
 
 template <typename Function>
@@ -47,9 +49,10 @@ bool resolve(Api& api, Function& target, const char* name) {
   return target != nullptr;
 }
 
-// Loads cuDNN once per process.
-Api& api() {
-  static Api loaded = [] {
+// Loads cuDNN once per process (thread-safe: a function-local static); `library` stays null, with
+// the reason, when it is missing or incomplete.
+const Api& api() {
+  static const Api loaded = [] {
     Api api;
     const char* configured = std::getenv("KN_CUDNN_PATH");
     for (const char* name : {configured, "libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"}) {
@@ -64,15 +67,14 @@ Api& api() {
     }
     const bool complete = resolve(api, api.get_version, "cudnnGetVersion") &&
                           resolve(api, api.error_string, "cudnnGetErrorString") && resolve(api, api.create, "cudnnCreate") &&
-                          resolve(api, api.set_stream, "cudnnSetStream") &&
+                          resolve(api, api.destroy, "cudnnDestroy") && resolve(api, api.set_stream, "cudnnSetStream") &&
                           resolve(api, api.create_descriptor, "cudnnCreateTensorDescriptor") &&
                           resolve(api, api.destroy_descriptor, "cudnnDestroyTensorDescriptor") &&
                           resolve(api, api.set_4d, "cudnnSetTensor4dDescriptor") &&
                           resolve(api, api.derive_bn, "cudnnDeriveBNTensorDescriptor") &&
                           resolve(api, api.forward_training, "cudnnBatchNormalizationForwardTraining") &&
                           resolve(api, api.backward, "cudnnBatchNormalizationBackward");
-    if (complete && api.create(&api.handle) != 0) api.reason = "cudnnCreate failed";
-    if (!complete || !api.handle) api.library = nullptr;
+    if (!complete) api.library = nullptr;
     return api;
   }();
   return loaded;
@@ -82,9 +84,25 @@ void check(const Napi::Env& env, Status status, const char* what) {
   if (status != 0) throw Napi::Error::New(env, std::string("cudnnBatchNorm: ") + what + " failed: " + api().error_string(status));
 }
 
+// The cuDNN handle of one Node environment: made on its first cudnnBatchNorm call, destroyed when
+// the environment is torn down (a worker thread's exit, or the main thread's).
+class EnvironmentHandle {
+ public:
+  ~EnvironmentHandle() {
+    if (handle_) api().destroy(handle_);
+  }
+  Handle get(const Napi::Env& env) {
+    if (!handle_) check(env, api().create(&handle_), "cudnnCreate");
+    return handle_;
+  }
+
+ private:
+  Handle handle_ = nullptr;
+};
+
 // cudnnInfo() -> { available, reason, version }
 Napi::Value cudnn_info(const Napi::CallbackInfo& info) {
-  Api& cudnn = api();
+  const Api& cudnn = api();
   auto result = Napi::Object::New(info.Env());
   result.Set("available", cudnn.library != nullptr);
   result.Set("reason", cudnn.reason);
@@ -96,53 +114,63 @@ Napi::Value cudnn_info(const Napi::CallbackInfo& info) {
 struct Descriptor {
   TensorDescriptor handle = nullptr;
   explicit Descriptor(const Napi::Env& env) { check(env, api().create_descriptor(&handle), "cudnnCreateTensorDescriptor"); }
-  ~Descriptor() { api().destroy_descriptor(handle); }
+  ~Descriptor() {
+    if (handle) api().destroy_descriptor(handle);
+  }
 };
 
 // cudnnBatchNorm({ pass: 'forward' | 'backward', layout, dtype, n, c, h, w, x, y | dy + dx,
-//   scale, bias | dScale + dBias, runningMean, runningVar, saveMean, saveInvVar, eps, stream })
+//   scale, bias | dScale + dBias, runningMean, runningVar, saveMean, saveInvVar, eps, stream }):
+// BN over all of N (spatial mode); the tensors are device buffers of `dtype`, the per-channel
+// arrays float32 device buffers of c elements, `stream` a bigint stream of the product's.
 Napi::Value cudnn_batch_norm(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  Api& cudnn = api();
-  if (!cudnn.library) throw Napi::Error::New(env, "cudnnBatchNorm: " + cudnn.reason);
+  const Api& cudnn = api();
   const Napi::Object args = object_argument(info);
-  const Placement where = placement_fields(args);
-  const bool nhwc = args.Get("layout").ToString().Utf8Value() == "NHWC";
-  const int n = int(number_field(args, "n")), c = int(number_field(args, "c")), h = int(number_field(args, "h")),
-            w = int(number_field(args, "w"));
-  const int64_t elements = int64_t(n) * c * h * w;
-  const int type = where.dtype == DType::kFloat16 ? kHalf : (where.dtype == DType::kBFloat16 ? kBFloat16 : kFloat);
+  const bool forward = choice_field(args, "pass", {"forward", "backward"}) == 0;
+  const bool nhwc = choice_field(args, "layout", {"NCHW", "NHWC"}) == 1;
+  const int dtype = choice_field(args, "dtype", {"float32", "float16", "bfloat16"});
+  constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
+  const int64_t n = integer_field(args, "n", 1, kMaxDim), c = integer_field(args, "c", 1, kMaxDim),
+                h = integer_field(args, "h", 1, kMaxDim), w = integer_field(args, "w", 1, kMaxDim);
+  const double eps = number_field(args, "eps");
+  const uint64_t stream = bigint_value(args.Get("stream"), "stream");
+  if (stream == 0) throw_range(env, "stream: expected a stream from streamCreate(), not 0n");
+  const int64_t tensor_bytes = n * c * h * w * (dtype == 0 ? 4 : 2), statistic_bytes = c * 4;
+  const auto tensor = [&](const char* name) { return device_field(args, name, tensor_bytes); };
+  const auto statistic = [&](const char* name) { return static_cast<float*>(device_field(args, name, statistic_bytes)); };
+  float* save_mean = statistic("saveMean");
+  float* save_inv_var = statistic("saveInvVar");
+  const float* scale = statistic("scale");
+  const void* x = tensor("x");
+  if (!cudnn.library) throw Napi::Error::New(env, "cudnnBatchNorm: " + cudnn.reason);
+
+  auto* environment = env.GetInstanceData<EnvironmentHandle>();
+  if (!environment) {
+    environment = new EnvironmentHandle();
+    env.SetInstanceData(environment);  // deleted with the environment
+  }
+  const Handle handle = environment->get(env);
+  const int type = dtype == 1 ? kHalf : (dtype == 2 ? kBFloat16 : kFloat);
   // cuDNN's persistent kernels are its fast path for channels-last 16-bit data.
   const int mode = nhwc ? kSpatialPersistent : kSpatial;
   Descriptor data(env), parameters(env);
-  check(env, cudnn.set_4d(data.handle, nhwc ? kFormatNHWC : kFormatNCHW, type, n, c, h, w), "cudnnSetTensor4dDescriptor");
+  check(env, cudnn.set_4d(data.handle, nhwc ? kFormatNHWC : kFormatNCHW, type, int(n), int(c), int(h), int(w)),
+        "cudnnSetTensor4dDescriptor");
   check(env, cudnn.derive_bn(parameters.handle, data.handle, mode), "cudnnDeriveBNTensorDescriptor");
-  const Napi::Value stream_value = args.Get("stream");
-  bool lossless = true;
-  const uint64_t stream = stream_value.IsBigInt() ? stream_value.As<Napi::BigInt>().Uint64Value(&lossless) : 0;
-  check(env, cudnn.set_stream(cudnn.handle, cuda_stream(0, stream)), "cudnnSetStream");
+  check(env, cudnn.set_stream(handle, reinterpret_cast<cudaStream_t>(stream)), "cudnnSetStream");
   const float one = 1.f, zero = 0.f;
-  const double eps = number_field(args, "eps");
-  const Placement statistics{true, DType::kFloat32};
-  float* save_mean = float_field(args, "saveMean", c, true, statistics);
-  float* save_inv_var = float_field(args, "saveInvVar", c, true, statistics);
-  const float* scale = float_field(args, "scale", c, true, statistics);
-  const void* x = tensor_field(args, "x", elements, true, where).data;
-  if (args.Get("pass").ToString().Utf8Value() == "forward") {
+  if (forward) {
     check(env,
-          cudnn.forward_training(cudnn.handle, mode, &one, &zero, data.handle, x, data.handle,
-                                 tensor_field(args, "y", elements, true, where).data, parameters.handle, scale,
-                                 float_field(args, "bias", c, true, statistics), 0.1,
-                                 float_field(args, "runningMean", c, true, statistics),
-                                 float_field(args, "runningVar", c, true, statistics), eps, save_mean, save_inv_var),
+          cudnn.forward_training(handle, mode, &one, &zero, data.handle, x, data.handle, tensor("y"), parameters.handle, scale,
+                                 statistic("bias"), 0.1, statistic("runningMean"), statistic("runningVar"), eps, save_mean,
+                                 save_inv_var),
           "cudnnBatchNormalizationForwardTraining");
   } else {
     check(env,
-          cudnn.backward(cudnn.handle, mode, &one, &zero, &one, &zero, data.handle, x, data.handle,
-                         tensor_field(args, "dy", elements, true, where).data, data.handle,
-                         tensor_field(args, "dx", elements, true, where).data, parameters.handle, scale,
-                         float_field(args, "dScale", c, true, statistics), float_field(args, "dBias", c, true, statistics), eps,
-                         save_mean, save_inv_var),
+          cudnn.backward(handle, mode, &one, &zero, &one, &zero, data.handle, x, data.handle, tensor("dy"), data.handle,
+                         tensor("dx"), parameters.handle, scale, statistic("dScale"), statistic("dBias"), eps, save_mean,
+                         save_inv_var),
           "cudnnBatchNormalizationBackward");
   }
   return env.Undefined();
@@ -155,4 +183,4 @@ void register_cudnn_peer(Napi::Env env, Napi::Object exports) {
   exports.Set("cudnnBatchNorm", Napi::Function::New(env, cudnn_batch_norm, "cudnnBatchNorm"));
 }
 
-}  // namespace kn::addon
+}  // namespace kn::tools

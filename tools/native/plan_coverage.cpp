@@ -1,15 +1,15 @@
 // planCoverage({ shape, vectorWidth }): walks every thread of the CUDA launch plan
 // (cuda/reduction_plan.h) on the CPU, exactly as the kernels do, and counts what it touches, so
-// that the tests check the GPU's index arithmetic on machines without a GPU.
-#include "plan_coverage.h"
-
+// that the tests check the GPU's index arithmetic on machines without a GPU
+// (test/reduction-plan.test.ts).
 #include <algorithm>
 #include <vector>
 
-#include "../../cuda/reduction_plan.h"
 #include "arguments.h"
+#include "cuda/reduction_plan.h"
+#include "tools.h"
 
-namespace kn::addon {
+namespace kn::tools {
 namespace {
 
 struct Coverage {
@@ -80,10 +80,9 @@ int64_t count_where(const std::vector<uint8_t>& counts, bool (*test)(uint8_t)) {
 Napi::Value plan_coverage(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   const NormShape shape = shape_field(args, "shape");
-  const int vector_width = int(number_field(args, "vectorWidth"));
-  if (vector_width != 1 && vector_width != 4 && vector_width != 8)
-    throw Napi::RangeError::New(info.Env(), "vectorWidth: expected 1, 4 or 8");
-  if (shape.elements() > (int64_t(1) << 28)) throw Napi::RangeError::New(info.Env(), "shape: too large to walk");
+  const int vector_width = int(integer_field(args, "vectorWidth", 1, 8));
+  if (vector_width != 1 && vector_width != 4 && vector_width != 8) throw_range(info.Env(), "vectorWidth: expected 1, 4 or 8");
+  if (shape.elements() > (int64_t(1) << 28)) throw_range(info.Env(), "shape: too large to walk");
   const ReductionPlan plan = make_reduction_plan(shape, vector_width);
   Coverage coverage;
   coverage.touched.assign(size_t(shape.elements()), 0);
@@ -112,4 +111,4 @@ void register_plan_coverage(Napi::Env env, Napi::Object exports) {
   exports.Set("planCoverage", Napi::Function::New(env, plan_coverage, "planCoverage"));
 }
 
-}  // namespace kn::addon
+}  // namespace kn::tools
