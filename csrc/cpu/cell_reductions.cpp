@@ -234,7 +234,9 @@ void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
           else block_gradient_sums<false>(x + offset, dy + offset, y, rows, channels, sample_center, out);
         }
       });
-  fold_partials(shape, plan, partials, cells, merge_gradient_sums<double>);
+  fold_partials(shape, plan, partials, cells, [](const GradientSums<double>& a, const GradientSums<double>& b) {
+    return merge_gradient_sums(a, b);  // a lambda, so that the fold inlines it
+  });
 }
 
 }  // namespace kn
