@@ -9,12 +9,13 @@
 
 #include "device_io.cuh"
 #include "kernel_launch.cuh"
+#include "../csrc/common/kalman_norm_cells.h"
 #include "../csrc/common/kalman_norm_math.h"
 #include "reduction_plan.h"
 
 namespace kn::cuda {
 
-// Per-element Welford moments of x (forward statistics).
+// Per-element Welford moments of x (forward statistics): welford_add of kalman_norm_math.h.
 template <typename T>
 struct MomentsPolicy {
   using Element = T;
@@ -27,20 +28,9 @@ struct MomentsPolicy {
     float values[V];
     load_floats<T, V>(x + first, values);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      state.count += 1.f;
-      const float delta = values[i] - state.mean;
-      state.mean += delta / state.count;
-      state.m2 += delta * (values[i] - state.mean);
-    }
+    for (int i = 0; i < V; ++i) welford_add(state, values[i]);
   }
   __device__ static State merge(const State& a, const State& b) { return merge_moments(a, b); }
-};
-
-// Sums of dy' and dy' (x - center[cell]) (backward), dy' = dy masked by y > 0 with relu.
-struct GradientSums {
-  float sum_dy;
-  float sum_dy_centered;
 };
 
 // x and dy' (dy masked by y > 0 under the relu epilogue) of the V elements from `first`.
@@ -53,14 +43,16 @@ __device__ __forceinline__ void load_x_and_gradient(const T* x, const T* dy, con
     float ys[V];
     load_floats<T, V>(y + first, ys);
 #pragma unroll
-    for (int i = 0; i < V; ++i) grads[i] = ys[i] > 0.f ? grads[i] : 0.f;
+    for (int i = 0; i < V; ++i) grads[i] = relu_gradient(grads[i], ys[i]);
   }
 }
 
+// Sums of dy' and dy' (x - center[cell]) (backward), dy' = dy masked by y > 0 with relu: the
+// shared GradientSums, gradient_add and merge_gradient_sums of kalman_norm_cells.h, in float.
 template <typename T, bool kRelu>
 struct GradientPolicy {
   using Element = T;
-  using State = GradientSums;
+  using State = GradientSums<float>;
   const T* x;
   const T* dy;
   const T* y;             // the forward's output (relu only)
@@ -73,14 +65,9 @@ struct GradientPolicy {
     load_x_and_gradient<T, V, kRelu>(x, dy, y, first, xs, grads);
     const float c = center[cell];
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      state.sum_dy += grads[i];
-      state.sum_dy_centered += grads[i] * (xs[i] - c);
-    }
+    for (int i = 0; i < V; ++i) gradient_add(state, grads[i], xs[i], c);
   }
-  __device__ static State merge(const State& a, const State& b) {
-    return State{a.sum_dy + b.sum_dy, a.sum_dy_centered + b.sum_dy_centered};
-  }
+  __device__ static State merge(const State& a, const State& b) { return merge_gradient_sums(a, b); }
 };
 
 __device__ __forceinline__ Moments<float> shuffle_down(const Moments<float>& s, int offset) {
@@ -89,8 +76,8 @@ __device__ __forceinline__ Moments<float> shuffle_down(const Moments<float>& s, 
                         __shfl_down_sync(0xffffffffu, s.m2, offset)};
 }
 
-__device__ __forceinline__ GradientSums shuffle_down(const GradientSums& s, int offset) {
-  return GradientSums{__shfl_down_sync(0xffffffffu, s.sum_dy, offset),
+__device__ __forceinline__ GradientSums<float> shuffle_down(const GradientSums<float>& s, int offset) {
+  return GradientSums<float>{__shfl_down_sync(0xffffffffu, s.sum_dy, offset),
                       __shfl_down_sync(0xffffffffu, s.sum_dy_centered, offset)};
 }
 

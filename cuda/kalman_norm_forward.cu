@@ -1,8 +1,11 @@
 // CUDA forward of KN and GKN. Training: the reduction (cell_reductions.cuh) gives per-cell
 // moments; one thread per unit merges its cells; one block computes the guard statistic; one thread
-// per unit fuses the prior (kalman_norm_math.h); one thread per cell forms its coefficients; then the
-// element pass walks the same plan and writes y with the fused epilogue, 16 bytes per load in
-// NCHW where alignment allows.
+// per unit fuses the prior; one thread per cell forms its coefficients; then the element pass walks
+// the same plan and writes y with the fused epilogue, 16 bytes per load in NCHW where alignment
+// allows. Every formula is a shared function the CPU backend calls too (csrc/common/kalman_norm_
+// units.h, kalman_norm_cells.h, kalman_norm_math.h).
+#include "../csrc/common/kalman_norm_cells.h"
+#include "../csrc/common/kalman_norm_units.h"
 #include "kalman_norm_cuda.h"
 #include "launch.cuh"
 
@@ -16,48 +19,29 @@ __global__ void unit_observations_kernel(NormShape shape, const Moments<float>* 
                                          float* observed_var) {
   const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (unit >= shape.units()) return;
-  Moments<float> total{0.f, 0.f, 0.f};
-  for (int64_t i = 0; i < shape.cells_per_unit(); ++i) {
-    const int64_t sample = shape.unit_cell_sample(unit, i), channel = shape.unit_cell_channel(unit, i);
-    total = merge_moments(total, cells[sample * shape.channels + channel]);
-  }
-  observed_mean[unit] = total.mean;
-  observed_var[unit] = total.m2 / total.count;
+  const UnitObservation observation = unit_observation(shape, cells, unit);
+  observed_mean[unit] = observation.mean;
+  observed_var[unit] = observation.var;
 }
 
-// One block: *fired = whether the guard statistic r (kalman_norm_math.h) reaches guard.
-__global__ void __launch_bounds__(kBlockThreads) guard_kernel(NormShape shape, const float* observed_var,
-                                                              UnitValues prior_var, float eps, float guard,
-                                                              GuardStatistic statistic, int* fired) {
-  __shared__ double sums[kBlockThreads];
-  double sum = 0.0;
-  for (int64_t unit = threadIdx.x; unit < shape.units(); unit += kBlockThreads)
-    sum += guard_term<double>(statistic, observed_var[unit], prior_var.at(shape, unit), eps);
-  sums[threadIdx.x] = sum;
+// One block of kGuardLanes threads, one per lane: *fired = whether the guard statistic r reaches
+// the threshold, summed in the order kGuardLanes defines (kalman_norm_math.h), as the CPU does.
+__global__ void __launch_bounds__(kGuardLanes) guard_kernel(TrainingForward args, int* fired) {
+  __shared__ double lanes[kGuardLanes];
+  lanes[threadIdx.x] = guard_lane_sum(args, int(threadIdx.x));
   __syncthreads();
-  for (int stride = kBlockThreads / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) sums[threadIdx.x] += sums[threadIdx.x + stride];
+  for (int stride = kGuardLanes / 2; stride > 0; stride /= 2) {
+    if (int(threadIdx.x) < stride) guard_tree_step(lanes, int(threadIdx.x), stride);
     __syncthreads();
   }
-  if (threadIdx.x == 0) *fired = guard_fires<double>(statistic, sums[0], double(shape.units()), double(guard));
+  if (threadIdx.x == 0) *fired = guard_decision(args, lanes[0]);
 }
 
 // One thread per unit: the posterior (fused when a prior was given and the guard did not fire).
-__global__ void posterior_kernel(NormShape shape, const float* observed_mean, const float* observed_var,
-                                 UnitValues prior_mean, UnitValues prior_var, UnitValues gain, const int* guard_fired,
-                                 float eps, float* posterior_mean, float* mean, float* var, float* rstd) {
+__global__ void posterior_kernel(TrainingForward args) {
   const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (unit >= shape.units()) return;
-  const float xbar = observed_mean[unit], s2 = observed_var[unit];
-  UnitPosterior<float> posterior{xbar, s2};
-  if (prior_mean.values && *guard_fired == 0) {
-    const UnitPrior<float> prior{prior_mean.at(shape, unit), prior_var.at(shape, unit)};
-    posterior = kalman_fuse<float>(xbar, s2, prior, gain.at(shape, unit));
-  }
-  posterior_mean[unit] = posterior.mean;
-  mean[unit] = posterior.mean;
-  var[unit] = posterior.var;
-  rstd[unit] = inverse_std(posterior.var, eps);
+  if (unit >= args.io.shape.units()) return;
+  write_unit_posterior(args, unit, prior_used(args.prior_mean, args.state.guard_fired));
 }
 
 // One thread per column: the running estimates (kalman_norm_math.h), skipped[column] = 1 when left unchanged.
@@ -70,17 +54,11 @@ __global__ void running_kernel(NormShape shape, const float* posterior_mean, con
   skipped[column] = updated ? 0.f : 1.f;
 }
 
-// One thread per unit: the state of a forward with fixed statistics (observed = posterior = the
-// statistics) and the caller's copies of them.
-__global__ void fixed_state_kernel(int64_t units, const float* statistics_mean, const float* statistics_var, float eps,
-                                   UnitState state, float* mean, float* var) {
+// One thread per unit: the state of a forward with fixed statistics; thread 0 clears the guard flag.
+__global__ void fixed_state_kernel(FixedStatisticsForward args) {
   const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (unit == 0) *state.guard_fired = 0;
-  if (unit >= units) return;
-  const float m = statistics_mean[unit], v = statistics_var[unit];
-  state.observed_mean[unit] = state.posterior_mean[unit] = mean[unit] = m;
-  state.observed_var[unit] = var[unit] = v;
-  state.rstd[unit] = inverse_std(v, eps);
+  if (unit == 0) *args.state.guard_fired = 0;
+  if (unit < args.io.shape.units()) write_fixed_unit(args, unit);
 }
 
 // One thread per cell: center = mean, scale = gamma * rstd, shift = beta.
@@ -89,10 +67,10 @@ __global__ void cell_coefficients_kernel(NormShape shape, const float* unit_mean
                                          float* shift) {
   const int64_t cell = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (cell >= shape.cells()) return;
-  const int64_t channel = cell % shape.channels, unit = shape.unit_of_cell(cell / shape.channels, channel);
-  center[cell] = unit_mean[unit];
-  scale[cell] = (gamma ? gamma[channel] : 1.f) * unit_rstd[unit];
-  shift[cell] = beta ? beta[channel] : 0.f;
+  const NormalizeCell k = normalize_cell(shape, unit_mean, unit_rstd, gamma, beta, cell);
+  center[cell] = k.center;
+  scale[cell] = k.scale;
+  shift[cell] = k.shift;
 }
 
 // y = act((x - center) * scale + shift + residual) for the elements of one thread.
@@ -118,12 +96,8 @@ struct NormalizeOp {
     load_floats<T, V>(x + first, values);
     if constexpr (kResidual) load_floats<T, V>(residual + first, added);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      float value = (values[i] - center) * scale + shift;
-      if constexpr (kResidual) value += added[i];
-      if constexpr (kRelu) value = value < 0.f ? 0.f : value;  // NaN stays NaN
-      values[i] = value;
-    }
+    for (int i = 0; i < V; ++i)
+      values[i] = normalize_element<kResidual, kRelu>(values[i], kResidual ? added[i] : 0.f, center, scale, shift);
     store_floats<T, V>(y + first, values);
   }
 };
@@ -161,15 +135,12 @@ void forward_training(const TrainingForward& args, cudaStream_t stream) {
       shape, cells.get(), state.observed_mean, state.observed_var);
   check_launch(kOp, "unit_observations_kernel");
   if (args.prior_mean.values) {
-    launch_kernel(guard_kernel, 1, kBlockThreads, 0, stream,
-        shape, state.observed_var, args.prior_var, args.io.eps, args.guard, args.guard_statistic, guard_fired);
+    launch_kernel(guard_kernel, 1, kGuardLanes, 0, stream, args, guard_fired);
     check_launch(kOp, "guard_kernel");
   } else {
     check(cudaMemsetAsync(guard_fired, 0, sizeof(int), stream), kOp, "cudaMemsetAsync");
   }
-  launch_kernel(posterior_kernel, unit_blocks, kBlockThreads, 0, stream,
-      shape, state.observed_mean, state.observed_var, args.prior_mean, args.prior_var, args.gain, guard_fired,
-      args.io.eps, state.posterior_mean, args.mean, args.var, state.rstd);
+  launch_kernel(posterior_kernel, unit_blocks, kBlockThreads, 0, stream, args);
   check_launch(kOp, "posterior_kernel");
   normalize_with_unit_statistics<T>(args.io, state.posterior_mean, state.rstd, stream);
   if (args.running_mean) {
@@ -187,9 +158,7 @@ void kalman_norm_forward_training(const TrainingForward& args, cudaStream_t stre
 }
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args, cudaStream_t stream) {
-  const int64_t units = args.io.shape.units();
-  launch_kernel(fixed_state_kernel, blocks_for(units, kBlockThreads), kBlockThreads, 0, stream,
-      units, args.statistics_mean, args.statistics_var, args.io.eps, args.state, args.mean, args.var);
+  launch_kernel(fixed_state_kernel, blocks_for(args.io.shape.units(), kBlockThreads), kBlockThreads, 0, stream, args);
   check_launch(kOp, "fixed_state_kernel");
   with_dtype(args.io.x.dtype, [&](auto tag) {
     normalize_with_unit_statistics<typename decltype(tag)::type>(args.io, args.state.posterior_mean, args.state.rstd, stream);

@@ -49,6 +49,17 @@ KN_HOST_DEVICE Moments<T> merge_moments(const Moments<T>& a, const Moments<T>& b
   return merged;
 }
 
+// Welford's step: the moments of a set after adding one value. The GPU's per-element update
+// (cuda/cell_reductions.cuh, MomentsPolicy); the CPU's inner loops sum deviations from a chunk
+// mean instead (csrc/cpu/cell_reductions.cpp), which vectorizes.
+template <typename T>
+KN_HOST_DEVICE void welford_add(Moments<T>& moments, T value) {
+  moments.count += T(1);
+  const T delta = value - moments.mean;
+  moments.mean += delta / moments.count;
+  moments.m2 += delta * (value - moments.mean);
+}
+
 // Moments of `count` values from the sums of their deviations from `shift` (shift chosen close to
 // the mean, so that `sum_squares - sum^2/count` does not cancel).
 template <typename T>
@@ -108,6 +119,16 @@ KN_HOST_DEVICE T guard_term(GuardStatistic statistic, T s2, T prior_var, T eps) 
   if (statistic == GuardStatistic::kMean) return prior_var / (s2 + eps);
   return log((prior_var + eps) / (s2 + eps));
 }
+
+// The guard statistic's sum over units is taken in one order on both backends, so that the
+// decision at the threshold's edge cannot differ: kGuardLanes lanes, lane l summing units l,
+// l + kGuardLanes, ... in increasing order (double), then a fixed tree over the lanes: for stride
+// = kGuardLanes / 2, ..., 1, lane l < stride adds lane l + stride. The GPU runs one thread per lane
+// (cuda/kalman_norm_forward.cu, guard_kernel); the CPU runs the lanes one after another.
+constexpr int kGuardLanes = 256;
+
+// One step of the tree: lanes[lane] += lanes[lane + stride] (lane < stride).
+KN_HOST_DEVICE void guard_tree_step(double* lanes, int lane, int stride) { lanes[lane] += lanes[lane + stride]; }
 
 // Whether the guard fires, from the sum of guard_term over `units` units: r >= tau. An infinite
 // tau never fires, and neither does a NaN ratio (a NaN batch propagates instead).

@@ -38,24 +38,29 @@ Moments<double> run_moments(const float* x, int64_t length) {
   return moments_from_shifted_sums<double>(double(length), shift, deviation_sum, square_sum);
 }
 
+// Sum of all lanes of one field of the groups, in the order of total(Float4 groups).
+float total(const GradientSums<Float4> (&groups)[kGroups], Float4 GradientSums<Float4>::*field) {
+  Float4 sum = groups[0].*field;
+  for (int g = 1; g < kGroups; ++g) sum += groups[g].*field;
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
 // Sums of a contiguous run (NCHW chunk) around one center.
 template <bool kRelu>
-GradientSums run_gradient_sums(const float* x, const float* dy, const float* y, int64_t length,
-                               float center) {
+GradientSums<double> run_gradient_sums(const float* x, const float* dy, const float* y, int64_t length,
+                                       float center) {
   const int64_t full = length - length % kStep;
-  const Float4 center4 = broadcast4(center), zero4 = broadcast4(0.f);
-  Float4 sums[kGroups] = {}, products[kGroups] = {};
+  const Float4 center4 = broadcast4(center);
+  GradientSums<Float4> lanes[kGroups] = {};
   for (int64_t i = 0; i < full; i += kStep)
     for (int g = 0; g < kGroups; ++g) {
       const int64_t at = i + 4 * g;
-      Float4 grad = load4(dy + at);
-      if (kRelu) grad = load4(y + at) > zero4 ? grad : zero4;
-      sums[g] += grad;
-      products[g] += grad * (load4(x + at) - center4);
+      const Float4 grad = kRelu ? relu_gradient(load4(dy + at), load4(y + at)) : load4(dy + at);
+      gradient_add(lanes[g], grad, load4(x + at), center4);
     }
-  GradientSums result{total(sums), total(products)};
+  GradientSums<double> result{total(lanes, &GradientSums<Float4>::sum_dy), total(lanes, &GradientSums<Float4>::sum_dy_centered)};
   for (int64_t i = full; i < length; ++i) {
-    const float g = kRelu ? (y[i] > 0.f ? dy[i] : 0.f) : dy[i];
+    const float g = kRelu ? relu_gradient(dy[i], y[i]) : dy[i];
     result.sum_dy += g;
     result.sum_dy_centered += double(g) * (x[i] - center);
   }
@@ -115,39 +120,36 @@ void block_moments(const float* x, int64_t rows, int64_t channels, Moments<doubl
 // Gradient sums of the 4 * kWidth channels starting at x, over `rows` rows.
 template <bool kRelu, int kWidth>
 void channel_group_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
-                                 int64_t stride, const float* center, GradientSums* out) {
-  Float4 centers[kWidth], sums[kWidth] = {}, products[kWidth] = {};
-  const Float4 zero4 = broadcast4(0.f);
+                                 int64_t stride, const float* center, GradientSums<double>* out) {
+  Float4 centers[kWidth];
+  GradientSums<Float4> lanes[kWidth] = {};
   for (int g = 0; g < kWidth; ++g) centers[g] = load4(center + 4 * g);
   for (int64_t r = 0; r < rows; ++r)
     for (int g = 0; g < kWidth; ++g) {
       const int64_t at = r * stride + 4 * g;
-      Float4 grad = load4(dy + at);
-      if (kRelu) grad = load4(y + at) > zero4 ? grad : zero4;
-      sums[g] += grad;
-      products[g] += grad * (load4(x + at) - centers[g]);
+      const Float4 grad = kRelu ? relu_gradient(load4(dy + at), load4(y + at)) : load4(dy + at);
+      gradient_add(lanes[g], grad, load4(x + at), centers[g]);
     }
   for (int g = 0; g < kWidth; ++g)
-    for (int lane = 0; lane < 4; ++lane) out[4 * g + lane] = GradientSums{sums[g][lane], products[g][lane]};
+    for (int lane = 0; lane < 4; ++lane)
+      out[4 * g + lane] = GradientSums<double>{lanes[g].sum_dy[lane], lanes[g].sum_dy_centered[lane]};
 }
 
 // Gradient sums of one channel over `rows` rows.
 template <bool kRelu>
-GradientSums channel_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
-                                   int64_t stride, float center) {
-  float sum = 0.f, product = 0.f;
+GradientSums<double> channel_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
+                                           int64_t stride, float center) {
+  GradientSums<float> sums{0.f, 0.f};
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t at = r * stride;
-    const float g = kRelu ? (y[at] > 0.f ? dy[at] : 0.f) : dy[at];
-    sum += g;
-    product += g * (x[at] - center);
+    gradient_add(sums, kRelu ? relu_gradient(dy[at], y[at]) : dy[at], x[at], center);
   }
-  return GradientSums{sum, product};
+  return GradientSums<double>{sums.sum_dy, sums.sum_dy_centered};
 }
 
 template <bool kRelu>
 void block_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
-                         int64_t channels, const float* center, GradientSums* out) {
+                         int64_t channels, const float* center, GradientSums<double>* out) {
   const auto at = [&](const float* p, int64_t c) { return kRelu ? p + c : p; };  // y is null without relu
   int64_t c = 0;
   for (; c + kStep <= channels; c += kStep)
@@ -214,12 +216,12 @@ void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells
 }
 
 void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
-                        const float* relu_output, const float* center, GradientSums* cells) {
+                        const float* relu_output, const float* center, GradientSums<double>* cells) {
   const ChunkPlan plan(shape);
   const int64_t channels = shape.channels;
-  const auto partials = run_plan<GradientSums>(
+  const auto partials = run_plan<GradientSums<double>>(
       shape, plan,
-      [&](int64_t sample, int64_t channel, int64_t chunk, int64_t offset, GradientSums* out) {
+      [&](int64_t sample, int64_t channel, int64_t chunk, int64_t offset, GradientSums<double>* out) {
         const int64_t rows = plan.chunk_size(chunk);
         const float* y = relu_output ? relu_output + offset : nullptr;
         if (shape.layout == Layout::kNCHW) {
@@ -232,8 +234,8 @@ void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
           else block_gradient_sums<false>(x + offset, dy + offset, y, rows, channels, sample_center, out);
         }
       });
-  fold_partials(shape, plan, partials, cells, [](const GradientSums& a, const GradientSums& b) {
-    return GradientSums{a.sum_dy + b.sum_dy, a.sum_dy_centered + b.sum_dy_centered};
+  fold_partials(shape, plan, partials, cells, [](const GradientSums<double>& a, const GradientSums<double>& b) {
+    return merge_gradient_sums(a, b);  // a lambda, so that the fold inlines it
   });
 }
 

@@ -3,6 +3,7 @@
 // are indexed sample * C + channel. Both are deterministic for a given shape.
 #pragma once
 
+#include "../common/kalman_norm_cells.h"
 #include "../common/kalman_norm_math.h"
 #include "../common/norm_shape.h"
 
@@ -13,14 +14,10 @@ namespace kn {
 // (1e4 + N(0,1)) keeps its variance; chunks and cells are merged in double with Chan's formula.
 void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells);
 
-struct GradientSums {
-  double sum_dy;           // sum of dy'
-  double sum_dy_centered;  // sum of dy' (x - center)
-};
-
 // Per cell: sums of dy' and dy' (x - center[cell]), where dy' = dy, or dy where relu_output > 0
 // when relu_output is given (the forward's relu epilogue).
+// GradientSums is the shared struct of kalman_norm_cells.h, in double.
 void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
-                        const float* relu_output, const float* center, GradientSums* cells);
+                        const float* relu_output, const float* center, GradientSums<double>* cells);
 
 }  // namespace kn

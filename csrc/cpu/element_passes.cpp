@@ -3,6 +3,7 @@
 // the channel, kStride = 1). Templates keep the epilogue choices out of the inner loops.
 #include "element_passes.h"
 
+#include "../common/kalman_norm_cells.h"
 #include "thread_pool.h"
 
 namespace kn {
@@ -30,10 +31,7 @@ void normalize_row(const float* x, const float* residual, float* y, int64_t leng
                    const float* center, const float* scale, const float* shift) {
   for (int64_t i = 0; i < length; ++i) {
     const int64_t k = i * kStride;
-    float value = (x[i] - center[k]) * scale[k] + shift[k];
-    if (kResidual) value += residual[i];
-    if (kRelu) value = value < 0.f ? 0.f : value;  // NaN stays NaN
-    y[i] = value;
+    y[i] = normalize_element<kResidual, kRelu>(x[i], kResidual ? residual[i] : 0.f, center[k], scale[k], shift[k]);
   }
 }
 
@@ -56,8 +54,8 @@ void input_gradient_row(const float* x, const float* dy, const float* y, float* 
   const float* constant = k.constant + cell;
   for (int64_t i = 0; i < length; ++i) {
     const int64_t c = i * kStride;
-    const float g = kRelu ? (y[i] > 0.f ? dy[i] : 0.f) : dy[i];
-    dx[i] = g * scale[c] + (x[i] - center[c]) * centered[c] + constant[c];
+    const float g = kRelu ? relu_gradient(dy[i], y[i]) : dy[i];
+    dx[i] = input_gradient_element(g, x[i], scale[c], center[c], centered[c], constant[c]);
     if (kResidualGrad) dresidual[i] = g;
   }
 }

@@ -6,7 +6,8 @@
 
 namespace kn {
 
-// Forward: y = act((x - center) * scale + shift + residual), act = relu or identity.
+// Forward: y = act((x - center) * scale + shift + residual), act = relu or identity
+// (normalize_element, csrc/common/kalman_norm_cells.h; coefficients from normalize_cell).
 struct NormalizeCoefficients {
   const float* center;  // per cell: the posterior mean
   const float* scale;   // per cell: gamma / sqrt(var + eps)
@@ -16,7 +17,8 @@ void normalize_elements(const NormShape& shape, const float* x, const float* res
                         const NormalizeCoefficients& coefficients, float* y);
 
 // Backward: dy' = dy masked by relu_output > 0 (when given), dx = dy' * scale + (x - center) *
-// centered + constant, and dresidual = dy' (when wanted).
+// centered + constant, and dresidual = dy' (when wanted): input_gradient_element and
+// input_gradient_cell of csrc/common/kalman_norm_cells.h.
 struct InputGradientCoefficients {
   const float* scale;     // per cell: gamma * rstd
   const float* center;    // per cell: the observed mean

@@ -1,0 +1,170 @@
+// The per-unit folds of KN and GKN that read a call's arrays (kalman_norm_call.h), written once and
+// called by both backends, one unit (or one output value) at a time: the CPU loops over them
+// (csrc/cpu/kalman_norm.cpp), the GPU runs one thread each (cuda/kalman_norm_forward.cu,
+// kalman_norm_backward.cu). Each fold visits its terms in one fixed order and accumulates in
+// double on both backends, so for the same cell sums both give the same bits.
+#pragma once
+
+#include "host_device.h"
+#include "kalman_norm_call.h"
+#include "kalman_norm_cells.h"
+#include "kalman_norm_math.h"
+
+namespace kn {
+
+// ---- Forward ---------------------------------------------------------------------------------
+
+// KN-SPEC 1.1: a unit's observed mean and biased variance.
+struct UnitObservation {
+  float mean;
+  float var;
+};
+
+// The unit's cells merged with Chan's formula in the unit's cell order (NormShape::unit_cell_*),
+// in double; cells are double on the CPU, float on the GPU.
+template <typename T>
+KN_HOST_DEVICE UnitObservation unit_observation(const NormShape& shape, const Moments<T>* cells, int64_t unit) {
+  Moments<double> total{0.0, 0.0, 0.0};
+  for (int64_t i = 0; i < shape.cells_per_unit(); ++i) {
+    const Moments<T>& cell = cells[shape.unit_cell_sample(unit, i) * shape.channels + shape.unit_cell_channel(unit, i)];
+    total = merge_moments(total, Moments<double>{double(cell.count), double(cell.mean), double(cell.m2)});
+  }
+  return UnitObservation{float(total.mean), float(total.m2 / total.count)};
+}
+
+// Lane `lane`'s partial of the guard statistic's sum (kGuardLanes, kalman_norm_math.h): units
+// lane, lane + kGuardLanes, ... in increasing order, in double.
+KN_HOST_DEVICE double guard_lane_sum(const TrainingForward& args, int lane) {
+  const NormShape& shape = args.io.shape;
+  double sum = 0.0;
+  for (int64_t unit = lane; unit < shape.units(); unit += kGuardLanes)
+    sum += guard_term<double>(args.guard_statistic, args.state.observed_var[unit], args.prior_var.at(shape, unit), args.io.eps);
+  return sum;
+}
+
+// The decision from the lanes' total (lane 0 after the tree).
+KN_HOST_DEVICE bool guard_decision(const TrainingForward& args, double term_sum) {
+  return guard_fires<double>(args.guard_statistic, term_sum, double(args.io.shape.units()), double(args.guard));
+}
+
+// Whether a call used its prior: one was given and the guard did not fire (`guard_fired` is the
+// forward's flag, written before this is read).
+KN_HOST_DEVICE bool prior_used(const UnitValues& prior_mean, const int* guard_fired) {
+  return prior_mean.values != nullptr && *guard_fired == 0;
+}
+
+// KN-SPEC 1.5-1.6 for one unit: writes its posterior (fused with the prior when `fused`, else the
+// observation itself), the caller's copy of it and 1 / sqrt(var + eps). The observation is
+// already written.
+KN_HOST_DEVICE void write_unit_posterior(const TrainingForward& args, int64_t unit, bool fused) {
+  const NormShape& shape = args.io.shape;
+  const UnitState& state = args.state;
+  const float xbar = state.observed_mean[unit], s2 = state.observed_var[unit];
+  UnitPosterior<float> posterior{xbar, s2};
+  if (fused) {
+    const UnitPrior<float> prior{args.prior_mean.at(shape, unit), args.prior_var.at(shape, unit)};
+    posterior = kalman_fuse<float>(xbar, s2, prior, args.gain.at(shape, unit));
+  }
+  state.posterior_mean[unit] = posterior.mean;
+  args.mean[unit] = posterior.mean;
+  args.var[unit] = posterior.var;
+  state.rstd[unit] = inverse_std(posterior.var, args.io.eps);
+}
+
+// A forward with fixed statistics, for one unit: the state (observed = posterior = the
+// statistics) and the caller's copies. The guard flag is the caller's to clear.
+KN_HOST_DEVICE void write_fixed_unit(const FixedStatisticsForward& args, int64_t unit) {
+  const UnitState& state = args.state;
+  const float mean = args.statistics_mean[unit], var = args.statistics_var[unit];
+  state.observed_mean[unit] = state.posterior_mean[unit] = args.mean[unit] = mean;
+  state.observed_var[unit] = args.var[unit] = var;
+  state.rstd[unit] = inverse_std(var, args.io.eps);
+}
+
+// ---- Backward --------------------------------------------------------------------------------
+
+// What the backward pass knows about `unit` from the forward's arrays. `fused`: prior_used().
+KN_HOST_DEVICE UnitForwardState<float> unit_forward_state(const Backward& args, int64_t unit, bool fused) {
+  UnitForwardState<float> state{};
+  state.xbar = args.state.observed_mean[unit];
+  state.s2 = args.state.observed_var[unit];
+  if (fused) state.prior = UnitPrior<float>{args.prior_mean.at(args.shape, unit), args.prior_var.at(args.shape, unit)};
+  state.gain = fused ? args.gain.at(args.shape, unit) : 1.f;
+  state.rstd = args.state.rstd[unit];
+  state.fused = fused;
+  state.constant = args.constant_statistics;
+  return state;
+}
+
+// A unit's sums of g = gamma_c dy' and of g (x - center), its cells in the unit's cell order, in double.
+template <typename T>
+KN_HOST_DEVICE GradientSums<double> unit_gradient_sums(const NormShape& shape, const GradientSums<T>* cells,
+                                                        const float* gamma, int64_t unit) {
+  GradientSums<double> total{0.0, 0.0};
+  for (int64_t i = 0; i < shape.cells_per_unit(); ++i) {
+    const int64_t channel = shape.unit_cell_channel(unit, i);
+    const GradientSums<T>& cell = cells[shape.unit_cell_sample(unit, i) * shape.channels + channel];
+    const double scale = gamma ? gamma[channel] : 1.0;
+    total.sum_dy += scale * cell.sum_dy;
+    total.sum_dy_centered += scale * cell.sum_dy_centered;
+  }
+  return total;
+}
+
+// KN-SPEC 2 for one unit, from its cells' gradient sums (centered on the unit's posterior mean).
+template <typename T>
+KN_HOST_DEVICE UnitBackward<float> backward_of_unit(const Backward& args, const GradientSums<T>* cells, int64_t unit,
+                                                    bool fused) {
+  const UnitForwardState<float> state = unit_forward_state(args, unit, fused);
+  const GradientSums<double> sums = unit_gradient_sums(args.shape, cells, args.gamma, unit);
+  return unit_backward<float>(state, float(sums.sum_dy), float(sums.sum_dy_centered * state.rstd),
+                              args.dmean_out ? args.dmean_out[unit] : 0.f, args.dvar_out ? args.dvar_out[unit] : 0.f,
+                              float(args.shape.unit_size()));
+}
+
+// dgamma_c = sum over samples of rstd * sum dy' (x - mu), dbeta_c = sum dy', samples in order, in double.
+struct ParameterGradients {
+  float dgamma;
+  float dbeta;
+};
+
+template <typename T>
+KN_HOST_DEVICE ParameterGradients channel_parameter_gradients(const NormShape& shape, const GradientSums<T>* cells,
+                                                              const float* rstd, int64_t channel) {
+  double gamma_sum = 0.0, beta_sum = 0.0;
+  for (int64_t sample = 0; sample < shape.samples; ++sample) {
+    const GradientSums<T>& cell = cells[sample * shape.channels + channel];
+    gamma_sum += double(cell.sum_dy_centered) * rstd[shape.unit_of_cell(sample, channel)];
+    beta_sum += cell.sum_dy;
+  }
+  return ParameterGradients{float(gamma_sum), float(beta_sum)};
+}
+
+// The per-unit gradients that are summed into outputs spread like their inputs.
+enum class UnitField { kPriorMean, kPriorVar, kGain };
+
+KN_HOST_DEVICE float field_of(const UnitBackward<float>& unit, UnitField field) {
+  return field == UnitField::kPriorMean ? unit.dprior_mean : (field == UnitField::kPriorVar ? unit.dprior_var : unit.dgain);
+}
+
+// How many values an output spread like `spread` has.
+KN_HOST_DEVICE int64_t spread_outputs(const NormShape& shape, UnitValues::Spread spread) {
+  if (spread == UnitValues::Spread::kScalar) return 1;
+  return spread == UnitValues::Spread::kPerColumn ? shape.unit_cols() : shape.units();
+}
+
+// Output value `index` of a gradient spread like `spread`: the sum of `field` over the units it
+// was broadcast to, in increasing unit order, in double.
+KN_HOST_DEVICE float spread_sum(const NormShape& shape, const UnitBackward<float>* units, UnitField field,
+                                UnitValues::Spread spread, int64_t index) {
+  if (spread == UnitValues::Spread::kPerUnit) return field_of(units[index], field);
+  double sum = 0.0;
+  if (spread == UnitValues::Spread::kPerColumn) {
+    for (int64_t row = 0; row < shape.unit_rows(); ++row) sum += field_of(units[row * shape.unit_cols() + index], field);
+  } else {
+    for (int64_t unit = 0; unit < shape.units(); ++unit) sum += field_of(units[unit], field);
+  }
+  return float(sum);
+}
+
+}  // namespace kn
