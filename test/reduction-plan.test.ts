@@ -3,9 +3,10 @@
 // written once, and no thread looping more than the plan's bound. Runs on every machine, with the
 // walk in the tools addon (tools/native/plan_coverage.cpp, built by `npm run build:tools`).
 import { expect } from 'chai';
-import { ToolShape, tools } from '../tools/binding';
+import { LAYOUT_CODE, Layout, NativeShape } from '../lib/binding';
+import { tools } from '../tools/binding';
 
-type Case = [string, Omit<ToolShape, 'samplesPerUnit' | 'channelsPerUnit'>, number];
+type Case = [string, Omit<NativeShape, 'samplesPerUnit' | 'channelsPerUnit' | 'layout'> & { layout: Layout }, number];
 
 const CASES: Case[] = [
   ['NCHW, one element', { samples: 1, channels: 1, spatial: 1, layout: 'NCHW' }, 1],
@@ -28,7 +29,7 @@ const CASES: Case[] = [
 describe('CUDA launch plan, walked on the CPU', () => {
   for (const [title, shape, vectorWidth] of CASES) {
     it(`${title}: [${shape.samples}, ${shape.channels}, ${shape.spatial}] ${shape.layout}, vectors of ${vectorWidth}`, () => {
-      const coverage = tools().planCoverage({ shape: { ...shape, samplesPerUnit: 1, channelsPerUnit: 1 }, vectorWidth });
+      const coverage = tools().planCoverage({ shape: { ...shape, layout: LAYOUT_CODE[shape.layout], samplesPerUnit: 1, channelsPerUnit: 1 }, vectorWidth });
       expect(coverage.outOfBounds, 'reads out of bounds').to.equal(0);
       expect(coverage.missed, 'elements no thread reads').to.equal(0);
       expect(coverage.repeated, 'elements read twice').to.equal(0);
@@ -40,12 +41,12 @@ describe('CUDA launch plan, walked on the CPU', () => {
   }
 
   it('splits a cell into several runs when there are few cells (a split reduction)', () => {
-    const coverage = tools().planCoverage({ shape: { samples: 2, channels: 1, spatial: 1000003, layout: 'NCHW', samplesPerUnit: 1, channelsPerUnit: 1 }, vectorWidth: 1 });
+    const coverage = tools().planCoverage({ shape: { samples: 2, channels: 1, spatial: 1000003, layout: LAYOUT_CODE.NCHW, samplesPerUnit: 1, channelsPerUnit: 1 }, vectorWidth: 1 });
     expect(coverage.chunks).to.be.greaterThan(100);
   });
 
   it('falls back to single elements when S is not a multiple of the vector width', () => {
-    const coverage = tools().planCoverage({ shape: { samples: 2, channels: 3, spatial: 7, layout: 'NCHW', samplesPerUnit: 1, channelsPerUnit: 1 }, vectorWidth: 4 });
+    const coverage = tools().planCoverage({ shape: { samples: 2, channels: 3, spatial: 7, layout: LAYOUT_CODE.NCHW, samplesPerUnit: 1, channelsPerUnit: 1 }, vectorWidth: 4 });
     expect(coverage.vectorWidth).to.equal(1);
   });
 });

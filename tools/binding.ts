@@ -3,18 +3,9 @@
 // It sees the product's GPU memory only as values: device buffers ({ pointer: bigint, bytes }) and
 // streams (bigint) that the product made.
 import * as path from 'path';
+import { NativeShape } from '../lib/binding';
 
 export type ToolLayout = 'NCHW' | 'NHWC';
-
-/** The geometry planCoverage walks (the product's csrc/common/norm_shape.h). */
-export interface ToolShape {
-  samples: number;
-  channels: number;
-  spatial: number;
-  layout: ToolLayout;
-  samplesPerUnit: number;
-  channelsPerUnit: number;
-}
 
 export interface PlanCoverage {
   items: number;
@@ -71,7 +62,7 @@ export interface ToolsAddon {
   /** The addon was built with its CUDA tools (event timing, the cuDNN peer). */
   readonly cudaBuilt: boolean;
   /** Walks the CUDA launch plan for a shape on the CPU, thread by thread (tools/native/plan_coverage.cpp). */
-  planCoverage(args: { shape: ToolShape; vectorWidth: number }): PlanCoverage;
+  planCoverage(args: { shape: NativeShape; vectorWidth: number }): PlanCoverage;
   /** Copies src into dst on a CPU thread pool: the CPU backend's bandwidth ceiling. */
   parallelCopy(args: { dst: Float32Array; src: Float32Array }): void;
   /** CUDA builds: a new event recorded on `stream` (a nonzero cudaStream_t). */

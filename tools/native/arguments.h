@@ -1,6 +1,7 @@
 // Reading the plain objects that tools/binding.ts passes, with a TypeError or RangeError naming
-// the field. Independent of the product's csrc/addon/arguments.h: the tools addon sees the
-// product's memory only as values ({ pointer: bigint, bytes } device buffers, bigint streams).
+// the field: the product's readers (csrc/addon/arguments.h: the argument object, numbers, shapes,
+// device buffers) and what only the tools read. The tools addon sees the product's memory only as
+// values ({ pointer: bigint, bytes } device buffers, bigint streams).
 #pragma once
 
 #include <napi.h>
@@ -9,17 +10,16 @@
 #include <initializer_list>
 #include <string>
 
-#include "csrc/common/norm_shape.h"
+#include "csrc/addon/arguments.h"
 
 namespace kn::tools {
 
+using addon::number_field;
+using addon::object_argument;
+using addon::shape_field;  // {samples, channels, spatial, layout: LAYOUT_CODE, samplesPerUnit, channelsPerUnit}
+
 [[noreturn]] void throw_type(const Napi::Env& env, const std::string& message);
 [[noreturn]] void throw_range(const Napi::Env& env, const std::string& message);
-
-// The call's single argument, an object.
-Napi::Object object_argument(const Napi::CallbackInfo& info);
-
-double number_field(const Napi::Object& args, const char* name);
 
 // An integer in [minimum, maximum].
 int64_t integer_field(const Napi::Object& args, const char* name, int64_t minimum, int64_t maximum);
@@ -29,9 +29,6 @@ int choice_field(const Napi::Object& args, const char* name, std::initializer_li
 
 // A bigint that fits 64 bits (a pointer, a stream or an event).
 uint64_t bigint_value(const Napi::Value& value, const char* name);
-
-// {samples, channels, spatial, layout: 'NCHW' | 'NHWC', samplesPerUnit, channelsPerUnit}.
-NormShape shape_field(const Napi::Object& args, const char* name);
 
 // The address of a device buffer object ({ pointer: bigint, bytes: number }) of at least `bytes`.
 void* device_field(const Napi::Object& args, const char* name, int64_t bytes);
