@@ -26,7 +26,7 @@ __global__ void unit_backward_kernel(Backward args, const GradientSums<float>* c
   const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (unit >= args.shape.units()) return;
   const bool fused = args.fused && (args.guard_fired == nullptr || *args.guard_fired == 0);
-  out[unit] = backward_of_unit(args, cells, unit, fused);
+  out[unit] = backward_of_unit(args, unit, fused, unit_gradient_sums(args.shape, cells, args.gamma, unit));
 }
 
 // One thread per channel: dgamma = sum over samples of rstd * sum dy (x - mu), dbeta = sum dy.
@@ -35,8 +35,8 @@ __global__ void parameter_gradients_kernel(NormShape shape, const GradientSums<f
   const int64_t channel = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (channel >= shape.channels) return;
   const ParameterGradients gradients = channel_parameter_gradients(shape, cells, rstd, channel);
-  if (dgamma) dgamma[channel] = gradients.dgamma;
-  if (dbeta) dbeta[channel] = gradients.dbeta;
+  if (dgamma) dgamma[channel] = float(gradients.dgamma);
+  if (dbeta) dbeta[channel] = float(gradients.dbeta);
 }
 
 // One thread per output value: the sum of one per-unit gradient over the units it was spread to.
@@ -52,7 +52,8 @@ __global__ void input_gradient_coefficients_kernel(NormShape shape, const float*
                                                    float4* coefficients) {
   const int64_t cell = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (cell >= shape.cells()) return;
-  const InputGradientCell k = input_gradient_cell(shape, gamma, rstd, observed_mean, units, cell);
+  const InputGradientCell k =
+      input_gradient_cell(gamma, rstd, observed_mean, units, unit_of_cell_index(shape, cell), cell % shape.channels);
   coefficients[cell] = make_float4(k.scale, k.center, k.centered, k.constant);
 }
 
