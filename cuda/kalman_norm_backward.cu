@@ -24,7 +24,8 @@ __global__ void cell_centers_kernel(NormShape shape, const float* posterior_mean
 __global__ void unit_backward_kernel(Backward args, const GradientSums<float>* cells, UnitBackward<float>* out) {
   const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (unit >= args.shape.units()) return;
-  out[unit] = backward_of_unit(args, cells, unit, prior_used(args.prior_mean, args.state.guard_fired));
+  out[unit] = backward_of_unit(args, unit, prior_used(args.prior_mean, args.state.guard_fired),
+                               unit_gradient_sums(args.shape, cells, args.gamma, unit));
 }
 
 // One thread per channel: dgamma = sum over samples of rstd * sum dy (x - mu), dbeta = sum dy.
@@ -33,8 +34,8 @@ __global__ void parameter_gradients_kernel(NormShape shape, const GradientSums<f
   const int64_t channel = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (channel >= shape.channels) return;
   const ParameterGradients gradients = channel_parameter_gradients(shape, cells, rstd, channel);
-  if (dgamma) dgamma[channel] = gradients.dgamma;
-  if (dbeta) dbeta[channel] = gradients.dbeta;
+  if (dgamma) dgamma[channel] = float(gradients.dgamma);
+  if (dbeta) dbeta[channel] = float(gradients.dbeta);
 }
 
 // One thread per output value: the sum of one per-unit gradient over the units it was spread to.
@@ -50,7 +51,8 @@ __global__ void input_gradient_coefficients_kernel(NormShape shape, const float*
                                                    float4* coefficients) {
   const int64_t cell = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (cell >= shape.cells()) return;
-  const InputGradientCell k = input_gradient_cell(shape, gamma, rstd, observed_mean, units, cell);
+  const InputGradientCell k =
+      input_gradient_cell(gamma, rstd, observed_mean, units, unit_of_cell_index(shape, cell), cell % shape.channels);
   coefficients[cell] = make_float4(k.scale, k.center, k.centered, k.constant);
 }
 

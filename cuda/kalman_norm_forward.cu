@@ -67,7 +67,8 @@ __global__ void cell_coefficients_kernel(NormShape shape, const float* unit_mean
                                          float* shift) {
   const int64_t cell = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (cell >= shape.cells()) return;
-  const NormalizeCell k = normalize_cell(shape, unit_mean, unit_rstd, gamma, beta, cell);
+  const NormalizeCell k = normalize_cell(unit_mean, unit_rstd, gamma, beta, unit_of_cell_index(shape, cell),
+                                         cell % shape.channels);
   center[cell] = k.center;
   scale[cell] = k.scale;
   shift[cell] = k.shift;

@@ -14,7 +14,9 @@
 
 namespace kn {
 
-// The unit of cell `cell` (sample * C + channel).
+// The unit of cell `cell` (sample * C + channel). The per-cell functions below take the cell's
+// unit and channel instead of the cell, so that the CPU's nested (sample, channel) loops divide
+// once per cell, as the GPU's one-thread-per-cell kernels do through this function.
 KN_HOST_DEVICE int64_t unit_of_cell_index(const NormShape& shape, int64_t cell) {
   return shape.unit_of_cell(cell / shape.channels, cell % shape.channels);
 }
@@ -28,11 +30,10 @@ struct NormalizeCell {
   float shift;   // beta_c
 };
 
-// The coefficients of `cell` from its unit's mean and 1/sqrt(var + eps); gamma null means 1, beta
-// null means 0.
-KN_HOST_DEVICE NormalizeCell normalize_cell(const NormShape& shape, const float* unit_mean, const float* unit_rstd,
-                                            const float* gamma, const float* beta, int64_t cell) {
-  const int64_t channel = cell % shape.channels, unit = unit_of_cell_index(shape, cell);
+// The coefficients of a cell of `unit` and `channel`, from the unit's mean and 1/sqrt(var + eps);
+// gamma null means 1, beta null means 0.
+KN_HOST_DEVICE NormalizeCell normalize_cell(const float* unit_mean, const float* unit_rstd, const float* gamma,
+                                            const float* beta, int64_t unit, int64_t channel) {
   return NormalizeCell{unit_mean[unit], (gamma ? gamma[channel] : 1.f) * unit_rstd[unit], beta ? beta[channel] : 0.f};
 }
 
@@ -85,11 +86,10 @@ struct InputGradientCell {
   float constant;  // Gxbar / M
 };
 
-// The coefficients of `cell` from its unit's forward state and backward result.
-KN_HOST_DEVICE InputGradientCell input_gradient_cell(const NormShape& shape, const float* gamma, const float* rstd,
-                                                     const float* observed_mean, const UnitBackward<float>* units,
-                                                     int64_t cell) {
-  const int64_t channel = cell % shape.channels, unit = unit_of_cell_index(shape, cell);
+// The coefficients of a cell of `unit` and `channel`, from the unit's forward state and backward
+// result.
+KN_HOST_DEVICE InputGradientCell input_gradient_cell(const float* gamma, const float* rstd, const float* observed_mean,
+                                                     const UnitBackward<float>* units, int64_t unit, int64_t channel) {
   return InputGradientCell{(gamma ? gamma[channel] : 1.f) * rstd[unit], observed_mean[unit], units[unit].centered,
                            units[unit].constant};
 }

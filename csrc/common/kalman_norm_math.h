@@ -6,9 +6,11 @@
 // KN, a (sample, group) pair for GKN. Nothing here touches a tensor; every function takes the
 // handful of scalars of one unit.
 //
-// Dtype contract: T is the accumulation type (double on the CPU's moment merges, float on the
-// GPU); the Kalman fusion and the backward coefficients are instantiated with float on both
-// backends, so CPU and GPU round them identically.
+// Dtype contract: T is the accumulation type (the CPU's chunk and cell merges run in double, the
+// GPU's per-thread, warp and chunk merges in float; the merge of cells into units runs in double
+// on both, kalman_norm_units.h); the Kalman fusion and the backward coefficients are instantiated
+// with float on both backends, so CPU and GPU round them identically. The per-unit folds over a
+// call's arrays are in kalman_norm_units.h, the per-cell and per-element maps in kalman_norm_cells.h.
 #pragma once
 
 #include "host_device.h"

@@ -20,15 +20,21 @@ struct UnitObservation {
   float var;
 };
 
-// The unit's cells merged with Chan's formula in the unit's cell order (NormShape::unit_cell_*),
-// in double; cells are double on the CPU, float on the GPU.
+// The first cell of `unit`: its cells are samples_per_unit rows of channels_per_unit consecutive
+// cells, from here, visited sample-major (the order of NormShape::unit_cell_sample/channel).
+KN_HOST_DEVICE int64_t first_cell_of_unit(const NormShape& shape, int64_t unit) {
+  return shape.unit_cell_sample(unit, 0) * shape.channels + shape.unit_cell_channel(unit, 0);
+}
+
+// The unit's cells merged with Chan's formula in the unit's cell order, in double; cells are
+// double on the CPU, float on the GPU.
 template <typename T>
 KN_HOST_DEVICE UnitObservation unit_observation(const NormShape& shape, const Moments<T>* cells, int64_t unit) {
   Moments<double> total{0.0, 0.0, 0.0};
-  for (int64_t i = 0; i < shape.cells_per_unit(); ++i) {
-    const Moments<T>& cell = cells[shape.unit_cell_sample(unit, i) * shape.channels + shape.unit_cell_channel(unit, i)];
-    total = merge_moments(total, Moments<double>{double(cell.count), double(cell.mean), double(cell.m2)});
-  }
+  const Moments<T>* row = cells + first_cell_of_unit(shape, unit);
+  for (int64_t s = 0; s < shape.samples_per_unit; ++s, row += shape.channels)
+    for (int64_t c = 0; c < shape.channels_per_unit; ++c)
+      total = merge_moments(total, Moments<double>{double(row[c].count), double(row[c].mean), double(row[c].m2)});
   return UnitObservation{float(total.mean), float(total.m2 / total.count)};
 }
 
@@ -96,48 +102,63 @@ KN_HOST_DEVICE UnitForwardState<float> unit_forward_state(const Backward& args, 
   return state;
 }
 
-// A unit's sums of g = gamma_c dy' and of g (x - center), its cells in the unit's cell order, in double.
+// One cell's step of its unit's sums of g = gamma_c dy' and g (x - center), in double. Both
+// backends add a unit's cells in the unit's cell order (sample-major): the GPU gathers them
+// (unit_gradient_sums), the CPU scatters its cells in memory order (csrc/cpu/kalman_norm.cpp),
+// which visits each unit's cells in that same order.
+template <typename T>
+KN_HOST_DEVICE void add_unit_gradient(GradientSums<double>& total, const GradientSums<T>& cell, const float* gamma,
+                                      int64_t channel) {
+  const double scale = gamma ? gamma[channel] : 1.0;
+  total.sum_dy += scale * cell.sum_dy;
+  total.sum_dy_centered += scale * cell.sum_dy_centered;
+}
+
+// A unit's sums of g and g (x - center): add_unit_gradient over its cells in the unit's cell order.
 template <typename T>
 KN_HOST_DEVICE GradientSums<double> unit_gradient_sums(const NormShape& shape, const GradientSums<T>* cells,
                                                         const float* gamma, int64_t unit) {
   GradientSums<double> total{0.0, 0.0};
-  for (int64_t i = 0; i < shape.cells_per_unit(); ++i) {
-    const int64_t channel = shape.unit_cell_channel(unit, i);
-    const GradientSums<T>& cell = cells[shape.unit_cell_sample(unit, i) * shape.channels + channel];
-    const double scale = gamma ? gamma[channel] : 1.0;
-    total.sum_dy += scale * cell.sum_dy;
-    total.sum_dy_centered += scale * cell.sum_dy_centered;
-  }
+  const int64_t first_channel = shape.unit_cell_channel(unit, 0);
+  const GradientSums<T>* row = cells + first_cell_of_unit(shape, unit);
+  for (int64_t s = 0; s < shape.samples_per_unit; ++s, row += shape.channels)
+    for (int64_t c = 0; c < shape.channels_per_unit; ++c) add_unit_gradient(total, row[c], gamma, first_channel + c);
   return total;
 }
 
-// KN-SPEC 2 for one unit, from its cells' gradient sums (centered on the unit's posterior mean).
-template <typename T>
-KN_HOST_DEVICE UnitBackward<float> backward_of_unit(const Backward& args, const GradientSums<T>* cells, int64_t unit,
-                                                    bool fused) {
+// KN-SPEC 2 for one unit, from its sums (unit_gradient_sums; centered on the posterior mean).
+KN_HOST_DEVICE UnitBackward<float> backward_of_unit(const Backward& args, int64_t unit, bool fused,
+                                                    const GradientSums<double>& sums) {
   const UnitForwardState<float> state = unit_forward_state(args, unit, fused);
-  const GradientSums<double> sums = unit_gradient_sums(args.shape, cells, args.gamma, unit);
   return unit_backward<float>(state, float(sums.sum_dy), float(sums.sum_dy_centered * state.rstd),
                               args.dmean_out ? args.dmean_out[unit] : 0.f, args.dvar_out ? args.dvar_out[unit] : 0.f,
                               float(args.shape.unit_size()));
 }
 
-// dgamma_c = sum over samples of rstd * sum dy' (x - mu), dbeta_c = sum dy', samples in order, in double.
+// dgamma_c = sum over samples of rstd * sum dy' (x - mu), dbeta_c = sum dy': one step per cell,
+// samples in increasing order on both backends (the GPU gathers a channel's cells,
+// channel_parameter_gradients; the CPU scatters its cells in memory order), in double.
 struct ParameterGradients {
-  float dgamma;
-  float dbeta;
+  double dgamma;
+  double dbeta;
 };
+
+template <typename T>
+KN_HOST_DEVICE void add_parameter_gradients(ParameterGradients& total, const GradientSums<T>& cell, float unit_rstd) {
+  total.dgamma += double(cell.sum_dy_centered) * unit_rstd;
+  total.dbeta += cell.sum_dy;
+}
 
 template <typename T>
 KN_HOST_DEVICE ParameterGradients channel_parameter_gradients(const NormShape& shape, const GradientSums<T>* cells,
                                                               const float* rstd, int64_t channel) {
-  double gamma_sum = 0.0, beta_sum = 0.0;
-  for (int64_t sample = 0; sample < shape.samples; ++sample) {
-    const GradientSums<T>& cell = cells[sample * shape.channels + channel];
-    gamma_sum += double(cell.sum_dy_centered) * rstd[shape.unit_of_cell(sample, channel)];
-    beta_sum += cell.sum_dy;
-  }
-  return ParameterGradients{float(gamma_sum), float(beta_sum)};
+  ParameterGradients total{0.0, 0.0};
+  const GradientSums<T>* cell = cells + channel;
+  const float* unit_rstd = rstd + shape.unit_of_cell(0, channel);  // the units of unit row 0, then down the rows
+  for (int64_t row = 0; row < shape.unit_rows(); ++row, unit_rstd += shape.unit_cols())
+    for (int64_t s = 0; s < shape.samples_per_unit; ++s, cell += shape.channels)
+      add_parameter_gradients(total, *cell, *unit_rstd);
+  return total;
 }
 
 // The per-unit gradients that are summed into outputs spread like their inputs.

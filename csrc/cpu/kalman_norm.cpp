@@ -17,17 +17,25 @@
 namespace kn {
 namespace {
 
+// Calls cell_fn(cell, unit, channel) for every cell, sample-major: nested loops, so that finding
+// the cell's unit costs one division (the GPU kernels run one thread per cell instead).
+template <typename CellFn>
+void for_each_cell(const NormShape& shape, CellFn&& cell_fn) {
+  for (int64_t n = 0; n < shape.samples; ++n)
+    for (int64_t c = 0; c < shape.channels; ++c) cell_fn(n * shape.channels + c, shape.unit_of_cell(n, c), c);
+}
+
 // Per-cell forward coefficients from per-unit statistics, then the element pass.
 void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean, const float* unit_rstd) {
   const NormShape& shape = io.shape;
   const Epilogue& epilogue = io.epilogue;
   std::vector<float> center(shape.cells()), scale(shape.cells()), shift(shape.cells());
-  for (int64_t cell = 0; cell < shape.cells(); ++cell) {
-    const NormalizeCell k = normalize_cell(shape, unit_mean, unit_rstd, epilogue.gamma, epilogue.beta, cell);
+  for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t channel) {
+    const NormalizeCell k = normalize_cell(unit_mean, unit_rstd, epilogue.gamma, epilogue.beta, unit, channel);
     center[cell] = k.center;
     scale[cell] = k.scale;
     shift[cell] = k.shift;
-  }
+  });
   normalize_elements(shape, io.x.as<float>(), epilogue.residual.as<float>(), epilogue.relu,
                      NormalizeCoefficients{center.data(), scale.data(), shift.data()}, io.y.as<float>());
 }
@@ -96,35 +104,41 @@ void kalman_norm_backward(const Backward& args) {
   const NormShape& shape = args.shape;
   const UnitState& forward = args.state;
   std::vector<float> sum_center(shape.cells());
-  for (int64_t cell = 0; cell < shape.cells(); ++cell)
-    sum_center[cell] = forward.posterior_mean[unit_of_cell_index(shape, cell)];
+  for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t) { sum_center[cell] = forward.posterior_mean[unit]; });
   std::vector<GradientSums<double>> sums(shape.cells());
   cell_gradient_sums(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
                      sum_center.data(), sums.data());
 
-  if (args.dgamma || args.dbeta)
-    for (int64_t c = 0; c < shape.channels; ++c) {
-      const ParameterGradients gradients = channel_parameter_gradients(shape, sums.data(), forward.rstd, c);
-      if (args.dgamma) args.dgamma[c] = gradients.dgamma;
-      if (args.dbeta) args.dbeta[c] = gradients.dbeta;
-    }
+  // Per unit: sums of g = gamma dy' and g (x - mu); per channel: dgamma, dbeta. One pass over the
+  // cells in memory order, which adds each unit's and each channel's cells in the order the GPU's
+  // gathers use (kalman_norm_units.h).
+  std::vector<GradientSums<double>> unit_sums(shape.units(), GradientSums<double>{0.0, 0.0});
+  std::vector<ParameterGradients> parameters(shape.channels, ParameterGradients{0.0, 0.0});
+  for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t channel) {
+    add_unit_gradient(unit_sums[unit], sums[cell], args.gamma, channel);
+    add_parameter_gradients(parameters[channel], sums[cell], forward.rstd[unit]);
+  });
+  for (int64_t c = 0; c < shape.channels; ++c) {
+    if (args.dgamma) args.dgamma[c] = float(parameters[c].dgamma);
+    if (args.dbeta) args.dbeta[c] = float(parameters[c].dbeta);
+  }
 
   std::vector<UnitBackward<float>> units(shape.units());
   const bool fused = prior_used(args.prior_mean, forward.guard_fired);
-  for (int64_t unit = 0; unit < shape.units(); ++unit) units[unit] = backward_of_unit(args, sums.data(), unit, fused);
+  for (int64_t unit = 0; unit < shape.units(); ++unit) units[unit] = backward_of_unit(args, unit, fused, unit_sums[unit]);
   store_spread_sums(shape, units, UnitField::kPriorMean, args.prior_mean, args.dprior_mean);
   store_spread_sums(shape, units, UnitField::kPriorVar, args.prior_var, args.dprior_var);
   store_spread_sums(shape, units, UnitField::kGain, args.gain, args.dgain);
 
   std::vector<float> scale(shape.cells()), center(shape.cells()), centered(shape.cells()),
       constant(shape.cells());
-  for (int64_t cell = 0; cell < shape.cells(); ++cell) {
-    const InputGradientCell k = input_gradient_cell(shape, args.gamma, forward.rstd, forward.observed_mean, units.data(), cell);
+  for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t channel) {
+    const InputGradientCell k = input_gradient_cell(args.gamma, forward.rstd, forward.observed_mean, units.data(), unit, channel);
     scale[cell] = k.scale;
     center[cell] = k.center;
     centered[cell] = k.centered;
     constant[cell] = k.constant;
-  }
+  });
   input_gradient_elements(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
                           InputGradientCoefficients{scale.data(), center.data(), centered.data(), constant.data()},
                           args.dx.as<float>(), args.dresidual.as<float>());
