@@ -64,6 +64,11 @@ const forwardCases: ForwardCase[] = [
   { what: 'a misspelt option', options: () => ({ virtualbatch: 2 }), kind: TypeError, argument: 'options.virtualbatch' },
   { what: 'out.mean of the wrong size', options: () => ({ out: { mean: filled([C + 1], 0) } }), kind: RangeError, argument: 'out.mean' },
   { what: 'out.y aliasing x', options: (f) => ({ out: { y: f.x } }), kind: RangeError, argument: 'out.y' },
+  // One parse for every mode: inference checks the options it does not use too.
+  { what: 'inference with a gain of the wrong type', options: () => ({ training: false, gain: 'x' }), kind: TypeError, argument: 'gain' },
+  { what: 'inference with guard NaN', options: () => ({ training: false, guard: NaN }), kind: RangeError, argument: 'guard' },
+  { what: 'inference with a prior that is a number', options: () => ({ training: false, prior: 42 }), kind: TypeError, argument: 'prior' },
+  { what: 'momentum above 1 without running estimates', options: () => ({ runningMean: undefined, runningVar: undefined, momentum: 2 }), kind: RangeError, argument: 'momentum' },
 ];
 
 describe('bad input (KN-SPEC section 4)', () => {

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Tensor } from '../lib';
+import { native } from '../lib/binding';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -56,5 +57,25 @@ describe('package', () => {
     const printed = /<!-- usage-output -->\s*```\n([\s\S]*?)```/.exec(readme);
     expect(printed, 'README.md shows the example output after <!-- usage-output -->').to.not.equal(null);
     expect(runAsConsumer('example.js', example![1]).trim()).to.equal(printed![1].trim());
+  });
+
+  it('ships only the product: no benchmark, tools, example or test code in the npm package', () => {
+    const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' }));
+    const files: string[] = packed.files.map((file: { path: string }) => file.path);
+    expect(files).to.include('csrc/addon/kalman_norm_binding.cpp');
+    expect(files).to.include('csrc/common/kalman_norm_math.h');
+    const tools = files.filter((file) => /^(tools|examples|scripts|test|dist\/scripts|build)\/|cudnn|plan_coverage|parallel_copy/.test(file));
+    expect(tools, 'files that are not the product').to.deep.equal([]);
+  });
+
+  it('depends at run time only on what the library needs', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(Object.keys(manifest.dependencies).sort()).to.deep.equal(['cmake-js', 'node-addon-api']);
+  });
+
+  it('the product addon exports none of the tools (they live in tools/native)', () => {
+    const exported = Object.keys(native());
+    for (const tool of ['planCoverage', 'parallelCopy', 'eventRecord', 'eventElapsedMs', 'cudnnInfo', 'cudnnBatchNorm'])
+      expect(exported, tool).to.not.include(tool);
   });
 });
