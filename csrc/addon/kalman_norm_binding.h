@@ -4,7 +4,7 @@
 
 namespace kn::addon {
 
-// Adds forwardTraining, forwardFixed and backward to the addon's exports.
+// Adds kalmanNormForwardTraining, kalmanNormForwardFixed and kalmanNormBackward to the exports.
 void register_kalman_norm(Napi::Env env, Napi::Object exports);
 
 }  // namespace kn::addon
