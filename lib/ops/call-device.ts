@@ -52,12 +52,6 @@ export class CallDevice {
     return Tensor.zeros(x.shape, { layout: x.layout, device: x.device, dtype: x.dtype });
   }
 
-  /** Copies `length` float32 values between two buffers of this device. */
-  copyFloats(dst: Memory, src: Memory, length: number): void {
-    if (dst instanceof Float32Array) dst.set((src as Float32Array).subarray(0, length));
-    else native().copyDeviceToDevice!(dst, src as DeviceBuffer, length * 4, this.stream);
-  }
-
   /** One int that a forward sets to whether its guard fired: an Int32Array, or device memory. */
   flag(): Int32Array | DeviceBuffer {
     return this.onGpu ? native().deviceAlloc!(4, 0) : new Int32Array(1);
