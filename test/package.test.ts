@@ -68,9 +68,15 @@ describe('package', () => {
     expect(tools, 'files that are not the product').to.deep.equal([]);
   });
 
-  it('depends at run time only on what the library needs', () => {
+  it('depends at run time only on what the library needs; the example\'s packages are devDependencies', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     expect(Object.keys(manifest.dependencies).sort()).to.deep.equal(['cmake-js', 'node-addon-api']);
+    const tree = JSON.parse(execFileSync('npm', ['ls', '--omit=dev', '--all', '--json'], { cwd: ROOT, encoding: 'utf8' }));
+    const names = new Set<string>();
+    const visit = (node: { dependencies?: Record<string, object> }) =>
+      Object.entries(node.dependencies ?? {}).forEach(([name, child]) => names.add(name) && visit(child));
+    visit(tree);
+    for (const demo of ['mnist', 'vega', 'vega-lite', 'cli-progress']) expect([...names], demo).to.not.include(demo);
   });
 
   it('the product addon exports none of the tools (they live in tools/native)', () => {
