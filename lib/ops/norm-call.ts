@@ -201,6 +201,8 @@ export interface NormBackwardCall {
 export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, options: unknown): NormBackwardCall {
   if (!(saved instanceof SavedNormalization)) throw typeError('saved', `the saved state returned by ${op}`, saved);
   if (saved.call.op !== op) throw rangeError('saved', `produced by ${saved.call.op}; pass it to ${saved.call.op}Backward`);
+  if (saved.reused)
+    throw new Error('saved: reused as out.saved by a later forward call, which overwrote its state; pass that call\'s saved to the backward');
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
   checkKnownKeys('options', options, ['dMean', 'dVar', 'out', 'stream']);
   const given = options as NormBackwardOptions;
