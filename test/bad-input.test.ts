@@ -161,6 +161,32 @@ describe('bad input (KN-SPEC section 4)', () => {
     });
   });
 
+  describe('transitions: negative variances (NaN is data and passes)', () => {
+    const rows = (values: number[]) => Tensor.fromArray(Float32Array.from(values), [1, values.length]);
+    const negative = () => rows([1, -0.5, 2]);
+    const mean = () => rows([0, 1, 2]);
+    const cases: { what: string; call: () => unknown; argument: string }[] = [
+      { what: 'affineMoments', call: () => ops.affineMoments(mean(), negative(), { weight: Tensor.fromArray(new Float32Array(6).fill(1), [2, 3]) }), argument: 'variance' },
+      { what: 'reluMoments', call: () => ops.reluMoments(mean(), negative()), argument: 'variance' },
+      { what: 'avgPoolMoments', call: () => ops.avgPoolMoments(mean(), negative(), { taps: 4 }), argument: 'variance' },
+      { what: 'maxPoolMoments', call: () => ops.maxPoolMoments(mean(), negative(), { taps: 4 }), argument: 'variance' },
+      { what: 'groupMoments', call: () => ops.groupMoments(mean(), negative(), { groups: 3 }), argument: 'variance' },
+      { what: 'identityMoments', call: () => ops.identityMoments(mean(), negative(), { noise: 0.1 }), argument: 'variance' },
+      { what: 'addMoments (a)', call: () => ops.addMoments({ mean: mean(), var: negative() }, { mean: mean(), var: rows([1, 1, 1]) }), argument: 'a.var' },
+      { what: 'addMoments (b)', call: () => ops.addMoments({ mean: mean(), var: rows([1, 1, 1]) }, { mean: mean(), var: negative() }), argument: 'b.var' },
+      { what: 'normalizeMoments (x)', call: () => ops.normalizeMoments({ mean: mean(), var: negative() }, { mean: mean(), var: rows([1, 1, 1]) }), argument: 'x.var' },
+      { what: 'normalizeMoments (stats)', call: () => ops.normalizeMoments({ mean: mean(), var: rows([1, 1, 1]) }, { mean: mean(), var: negative() }), argument: 'stats.var' },
+    ];
+    for (const c of cases)
+      it(`${c.what} with a negative variance: RangeError naming ${c.argument}`, () => {
+        expect(c.call).to.throw(RangeError, new RegExp(`^${c.argument.replace('.', '\\.')}: `));
+      });
+    it('NaN variances pass through as data', () => {
+      const result = ops.reluMoments(rows([0, 1]), rows([NaN, 1]));
+      expect(Number.isNaN(result.var.toArray()[0])).to.equal(true);
+    });
+  });
+
   describe('layers', () => {
     it('GroupKalmanNorm with groups not dividing channels: RangeError naming groups', () => {
       expect(() => new GroupKalmanNorm(6, 4)).to.throw(RangeError, /^groups: /);
