@@ -44,6 +44,8 @@ const forwardCases: ForwardCase[] = [
   { what: 'gain of the wrong type', options: () => ({ gain: '0.1' }), kind: TypeError, argument: 'gain' },
   { what: 'eps = 0', options: () => ({ eps: 0 }), kind: RangeError, argument: 'eps' },
   { what: 'eps < 0', options: () => ({ eps: -1e-5 }), kind: RangeError, argument: 'eps' },
+  { what: 'eps that is 0 in float32 (1e-46)', options: () => ({ eps: 1e-46 }), kind: RangeError, argument: 'eps' },
+  { what: 'eps below the smallest normal float32 (1e-39)', options: () => ({ eps: 1e-39 }), kind: RangeError, argument: 'eps' },
   { what: 'negative prior variance', options: () => ({ prior: { mean: new Float32Array(C), var: new Float32Array(C).fill(1).fill(-1, 2, 3) } }), kind: RangeError, argument: 'prior.var' },
   { what: 'prior mean of the wrong length', options: () => ({ prior: { mean: new Float32Array(C + 2), var: new Float32Array(C) } }), kind: RangeError, argument: 'prior.mean' },
   { what: 'prior without var', options: () => ({ prior: { mean: new Float32Array(C) } }), kind: TypeError, argument: 'prior.var' },

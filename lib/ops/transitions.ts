@@ -5,7 +5,7 @@
 import { Memory, SPREAD_CODE, native } from '../binding';
 import { checkKnownKeys, checkNumber, checkPositiveInteger, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
-import { StatVector, Vector, checkNonNegative, checkTensor, checkVector, vectorMemory } from './arguments';
+import { StatVector, Vector, checkEps, checkNonNegative, checkTensor, checkVector, vectorMemory } from './arguments';
 import { CallDevice, setScalar } from './call-device';
 
 /** Means and variances of statistic rows, both [R, C] float32 tensors on one device. */
@@ -476,7 +476,7 @@ export function normalizeMoments(x: MomentRows, stats: MomentRows, options: Norm
   sameShape('stats.mean', stats?.mean, shape, device);
   sameShape('stats.var', stats?.var, shape, device);
   checkVarianceRows('stats.var', stats.var);
-  const eps = checkNumber('eps', options.eps ?? 1e-5, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
+  const eps = checkEps(options.eps ?? 1e-5);
   const columns = shape[1];
   const gamma = options.gamma === undefined ? null : vectorMemory(checkVector('gamma', options.gamma, columns, `one value per column [${columns}]`, device), device);
   const beta = options.beta === undefined ? null : vectorMemory(checkVector('beta', options.beta, columns, `one value per column [${columns}]`, device), device);
