@@ -28,6 +28,18 @@ export function checkPositiveInteger(name: string, value: unknown): number {
   return checkNumber(name, value, (v) => Number.isInteger(v) && v >= 1, 'a positive integer');
 }
 
+/**
+ * The largest channel, group or feature count (2^24): every count up to it is exact in float32,
+ * and one float32 vector of it is 64 MiB, so what a layer allocates per channel stays within
+ * what a machine can hold (2^32, the first count that overflows a 32-bit index, is not).
+ */
+export const MAX_COUNT = 2 ** 24;
+
+/** A positive integer <= MAX_COUNT: a channel, group or feature count that allocation can satisfy. */
+export function checkCount(name: string, value: unknown): number {
+  return checkNumber(name, value, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_COUNT, `an integer in [1, ${MAX_COUNT}] (2^24)`);
+}
+
 export function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw typeError(name, 'a boolean', value);
   return value;

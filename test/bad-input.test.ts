@@ -44,6 +44,8 @@ const forwardCases: ForwardCase[] = [
   { what: 'gain of the wrong type', options: () => ({ gain: '0.1' }), kind: TypeError, argument: 'gain' },
   { what: 'eps = 0', options: () => ({ eps: 0 }), kind: RangeError, argument: 'eps' },
   { what: 'eps < 0', options: () => ({ eps: -1e-5 }), kind: RangeError, argument: 'eps' },
+  { what: 'eps that is 0 in float32 (1e-46)', options: () => ({ eps: 1e-46 }), kind: RangeError, argument: 'eps' },
+  { what: 'eps below the smallest normal float32 (1e-39)', options: () => ({ eps: 1e-39 }), kind: RangeError, argument: 'eps' },
   { what: 'negative prior variance', options: () => ({ prior: { mean: new Float32Array(C), var: new Float32Array(C).fill(1).fill(-1, 2, 3) } }), kind: RangeError, argument: 'prior.var' },
   { what: 'prior mean of the wrong length', options: () => ({ prior: { mean: new Float32Array(C + 2), var: new Float32Array(C) } }), kind: RangeError, argument: 'prior.mean' },
   { what: 'prior without var', options: () => ({ prior: { mean: new Float32Array(C) } }), kind: TypeError, argument: 'prior.var' },
@@ -158,6 +160,32 @@ describe('bad input (KN-SPEC section 4)', () => {
       const t = filled([2], 1);
       t.dispose();
       expect(() => t.toArray()).to.throw(Error, /disposed|dispose/);
+    });
+  });
+
+  describe('transitions: negative variances (NaN is data and passes)', () => {
+    const rows = (values: number[]) => Tensor.fromArray(Float32Array.from(values), [1, values.length]);
+    const negative = () => rows([1, -0.5, 2]);
+    const mean = () => rows([0, 1, 2]);
+    const cases: { what: string; call: () => unknown; argument: string }[] = [
+      { what: 'affineMoments', call: () => ops.affineMoments(mean(), negative(), { weight: Tensor.fromArray(new Float32Array(6).fill(1), [2, 3]) }), argument: 'variance' },
+      { what: 'reluMoments', call: () => ops.reluMoments(mean(), negative()), argument: 'variance' },
+      { what: 'avgPoolMoments', call: () => ops.avgPoolMoments(mean(), negative(), { taps: 4 }), argument: 'variance' },
+      { what: 'maxPoolMoments', call: () => ops.maxPoolMoments(mean(), negative(), { taps: 4 }), argument: 'variance' },
+      { what: 'groupMoments', call: () => ops.groupMoments(mean(), negative(), { groups: 3 }), argument: 'variance' },
+      { what: 'identityMoments', call: () => ops.identityMoments(mean(), negative(), { noise: 0.1 }), argument: 'variance' },
+      { what: 'addMoments (a)', call: () => ops.addMoments({ mean: mean(), var: negative() }, { mean: mean(), var: rows([1, 1, 1]) }), argument: 'a.var' },
+      { what: 'addMoments (b)', call: () => ops.addMoments({ mean: mean(), var: rows([1, 1, 1]) }, { mean: mean(), var: negative() }), argument: 'b.var' },
+      { what: 'normalizeMoments (x)', call: () => ops.normalizeMoments({ mean: mean(), var: negative() }, { mean: mean(), var: rows([1, 1, 1]) }), argument: 'x.var' },
+      { what: 'normalizeMoments (stats)', call: () => ops.normalizeMoments({ mean: mean(), var: rows([1, 1, 1]) }, { mean: mean(), var: negative() }), argument: 'stats.var' },
+    ];
+    for (const c of cases)
+      it(`${c.what} with a negative variance: RangeError naming ${c.argument}`, () => {
+        expect(c.call).to.throw(RangeError, new RegExp(`^${c.argument.replace('.', '\\.')}: `));
+      });
+    it('NaN variances pass through as data', () => {
+      const result = ops.reluMoments(rows([0, 1]), rows([NaN, 1]));
+      expect(Number.isNaN(result.var.toArray()[0])).to.equal(true);
     });
   });
 

@@ -839,11 +839,13 @@ describe('stability', () => {
     expect(Array.from(gradients.b.dVar.toArray())).to.deep.equal([2, 3, 8, 9]);
   });
 
-  it('a negative variance is data, not an error: affine maps it linearly', () => {
+  it('a negative host variance is rejected naming variance (issue 12); NaN is data: affine maps it linearly', () => {
     const x: Moments = { rows: 1, columns: 2, mean: Float64Array.of(1, 2), var: Float64Array.of(-1, 3) };
     const weight = Float64Array.of(1, 2, -1, 0.5);
-    const actual = ops.affineMoments(tensorsOf(x).mean, tensorsOf(x).var, { weight: matrix(weight, 2, 2) });
-    expectMomentsClose(actual, affineReference(x, { weight }), 'negative variance');
+    expect(() => ops.affineMoments(tensorsOf(x).mean, tensorsOf(x).var, { weight: matrix(weight, 2, 2) })).to.throw(RangeError, /^variance: /);
+    const nan: Moments = { ...x, var: Float64Array.of(NaN, 3) };
+    const actual = ops.affineMoments(tensorsOf(nan).mean, tensorsOf(nan).var, { weight: matrix(weight, 2, 2) });
+    expect(Array.from(actual.var.toArray()).every(Number.isNaN), 'NaN propagates to both outputs').to.equal(true);
   });
 });
 

@@ -1,4 +1,4 @@
-import { checkPositiveInteger, rangeError } from '../errors';
+import { checkCount, rangeError } from '../errors';
 import { Tensor } from '../tensor';
 import { groupKalmanNorm, groupKalmanNormBackward } from '../ops/group-kalman-norm';
 import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
@@ -10,8 +10,8 @@ export class GroupKalmanNorm extends NormalizationLayer {
   readonly groups: number;
 
   constructor(channels: number, groups: number, options: LayerOptions = {}) {
-    checkPositiveInteger('channels', channels);
-    checkPositiveInteger('groups', groups);
+    checkCount('channels', channels);
+    checkCount('groups', groups);
     if (channels % groups !== 0) throw rangeError('groups', `must divide the channel count ${channels}, got ${groups}`);
     super(channels, groups, options);
     this.groups = groups;

@@ -2,13 +2,16 @@
 // covariance of the features the first linear map sees, or of the Cin*kh*kw patch vectors the first
 // convolution sees, pooled over all output positions. moments.input(statistics) starts a chain
 // from them, so the first normalization layer gets a prior like every other layer.
-import { checkOneOf, checkPositiveInteger, rangeError, typeError, checkNumber, checkKnownKeys } from '../errors';
+import { MAX_COUNT, checkCount, checkOneOf, rangeError, typeError, checkNumber, checkKnownKeys } from '../errors';
 import { Device, Tensor } from '../tensor';
 import { checkTensor } from '../ops/arguments';
 import { Covariance } from '../ops/covariance';
 import { InputMomentsState, PatchGeometry, updateInputMoments } from '../ops/input-moments';
 
 let nextStatisticsId = 0;
+
+/** The most floats a covariance may hold (2^28, 1 GiB of float32). */
+const MAX_COVARIANCE = 2 ** 28;
 
 /** 'full': D x D; 'diagonal': per-feature variances; { rank }: L L^T + diag(d), L of D x rank. */
 export type CovarianceOption = 'full' | 'diagonal' | { rank: number };
@@ -49,7 +52,7 @@ function pair(name: string, value: unknown, low: number): [number, number] {
 function patchGeometry(featureShape: unknown, patch: unknown): PatchGeometry & { outH: number; outW: number } {
   if (!Array.isArray(featureShape) || featureShape.length < 1 || featureShape.length > 3)
     throw typeError('featureShape', 'an array of 1 to 3 positive integers ([D], [C, L] or [C, H, W])', featureShape);
-  featureShape.forEach((size, i) => checkPositiveInteger(`featureShape[${i}]`, size));
+  featureShape.forEach((size, i) => checkCount(`featureShape[${i}]`, size));
   const [channels, height = 1, width = 1] = featureShape as number[];
   if (patch === undefined)  // one patch covering the whole sample: the features in logical [C, H, W] order
     return { channels, height, width, kernelH: height, kernelW: width, padH: 0, padW: 0, strideH: 1, strideW: 1, outH: 1, outW: 1 };
@@ -106,9 +109,15 @@ export class InputStatistics {
     this.featureShape = Object.freeze([...featureShape]);
     const g = this.geometry;
     this.features = g.channels * g.kernelH * g.kernelW;
+    if (this.features > MAX_COUNT)
+      throw rangeError('featureShape', `${options.patch === undefined ? 'the features' : 'Cin*kh*kw'} (${this.features}) exceed ${MAX_COUNT} (2^24)`);
     this.patch = options.patch === undefined ? null : { channels: g.channels, kernel: [g.kernelH, g.kernelW] };
     const { kind, rank } = covarianceKind(options.covariance ?? 'full', this.features);
     this.kind = kind;
+    // The covariance's memory is D*D (full) or D*rank (low rank) floats: at most 2^28 (1 GiB).
+    const covarianceSize = kind === 'full' ? this.features * this.features : this.features * rank;
+    if (covarianceSize > MAX_COVARIANCE)
+      throw rangeError('covariance', `${kind} over ${this.features} features needs ${covarianceSize} floats, more than ${MAX_COVARIANCE} (2^28); use 'diagonal' or a smaller rank`);
     this.momentum = checkNumber('momentum', options.momentum ?? 0.01, (m) => m > 0 && m <= 1, 'a number in (0, 1]');
     this.device = checkOneOf('device', options.device ?? 'cpu', ['cpu', 'cuda'] as const);
     const zeros = (shape: number[]) => Tensor.zeros(shape, { device: this.device });

@@ -1,4 +1,5 @@
-import { checkNumber, checkPositiveInteger } from '../errors';
+import { checkCount, checkElements, checkPositiveInteger } from '../errors';
+import { checkMomentum } from '../ops/arguments';
 import { Tensor } from '../tensor';
 import { kalmanNorm, kalmanNormBackward } from '../ops/kalman-norm';
 import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
@@ -20,12 +21,14 @@ export class KalmanNorm extends NormalizationLayer {
   private readonly momentum: number;
 
   constructor(channels: number, options: KalmanNormLayerOptions = {}) {
-    checkPositiveInteger('channels', channels);
+    checkCount('channels', channels);
+    const virtualBatch = options?.virtualBatch === undefined ? undefined : checkPositiveInteger('virtualBatch', options.virtualBatch);
+    const momentum = checkMomentum(options?.momentum ?? 0.1);
     super(channels, channels, options);
+    this.virtualBatch = virtualBatch;
+    this.momentum = momentum;
     this.runningMean = Tensor.fromArray(new Float32Array(channels), [channels], { device: this.device });
     this.runningVar = Tensor.fromArray(new Float32Array(channels).fill(1), [channels], { device: this.device });
-    this.virtualBatch = options.virtualBatch === undefined ? undefined : checkPositiveInteger('virtualBatch', options.virtualBatch);
-    this.momentum = checkNumber('momentum', options.momentum ?? 0.1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   }
 
   protected run(x: Tensor, options: NormOptions): NormResult {
@@ -40,6 +43,11 @@ export class KalmanNorm extends NormalizationLayer {
 
   protected runBackward(dy: Tensor, saved: SavedNormalization, options: NormBackwardOptions): NormGradients {
     return kalmanNormBackward(dy, saved, options);
+  }
+
+  protected checkStateValues(name: string, values: Float32Array): void {
+    if (name === 'runningVar') checkElements('state.runningVar', values, (v) => v >= 0, 'non-negative variances');
+    super.checkStateValues(name, values);
   }
 
   protected stateTensors(): Record<string, Tensor> {

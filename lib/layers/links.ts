@@ -22,7 +22,8 @@ import {
 } from './moment-graph';
 import { InputStatistics } from './input-statistics';
 import { NormalizationLayer } from './normalization-layer';
-import { rangeError, typeError } from '../errors';
+import { describe, rangeError, typeError } from '../errors';
+import { checkTensor } from '../ops/arguments';
 import { PoolOptions } from '../ops/transitions';
 
 /** Node constructors, for graphs the helpers below do not cover. */
@@ -59,6 +60,21 @@ export const moments = {
   identity: (input: MomentNode, noise: number) => new IdentityNode(input, noise),
 };
 
+/**
+ * A tied weight { value, grad? }: value a tensor, grad (where its gradient accumulates) one of the
+ * same size on the same device, so that a mismatch is reported when linking, not at backward.
+ */
+function checkTiedWeight(name: string, weight: unknown): TiedWeight {
+  if (typeof weight !== 'object' || weight === null) throw typeError(name, 'a tied weight { value, grad? }', weight);
+  const { value, grad } = weight as Partial<TiedWeight>;
+  const tensor = checkTensor(`${name}.value`, value);
+  if (grad === undefined) return weight as TiedWeight;
+  checkTensor(`${name}.grad`, grad);
+  if (grad.size !== tensor.size || grad.device !== tensor.device)
+    throw rangeError(`${name}.grad`, `expected ${tensor.size} values on '${tensor.device}' like ${name}.value [${tensor.shape.join(', ')}], got [${grad.shape.join(', ')}] on '${grad.device}'`);
+  return weight as TiedWeight;
+}
+
 /** The distribution of relu(layer output): what the next linear map or convolution sees. */
 export function activationOf(layer: NormalizationLayer): MomentNode {
   return new ReluNode(new NormalizedNode(layer));
@@ -72,8 +88,11 @@ export function activationOf(layer: NormalizationLayer): MomentNode {
 export function linkFeedForward(layers: NormalizationLayer[], maps: TiedWeight[], kind: 'linear' | 'conv' = 'linear'): void {
   if (!Array.isArray(layers) || layers.some((layer) => !(layer instanceof NormalizationLayer)))
     throw typeError('layers', 'an array of KalmanNorm / GroupKalmanNorm layers', layers);
-  if (!Array.isArray(maps) || maps.length !== layers.length - 1)
-    throw rangeError('maps', `expected ${layers.length - 1} weights (one between each pair of layers), got ${Array.isArray(maps) ? maps.length : maps}`);
+  if (!Array.isArray(maps)) throw typeError('maps', 'an array of tied weights { value, grad? }', maps);
+  if (maps.length !== layers.length - 1)
+    throw rangeError('maps', `expected ${layers.length - 1} weights (one between each pair of layers), got ${maps.length}`);
+  maps.forEach((map, k) => checkTiedWeight(`maps[${k}]`, map));
+  if (kind !== 'linear' && kind !== 'conv') throw rangeError('kind', `expected 'linear' or 'conv', got ${describe(kind)}`);
   for (let k = 1; k < layers.length; ++k) {
     const input = activationOf(layers[k - 1]);
     layers[k].linkPrior(kind === 'conv' ? new ConvNode(input, maps[k - 1]) : new AffineNode(input, maps[k - 1]));
@@ -96,6 +115,9 @@ export interface BasicBlock {
  * that grow are zero-padded, the option-A shortcut).
  */
 export function linkResNetBasicBlock(block: BasicBlock): MomentNode {
+  if (typeof block !== 'object' || block === null) throw typeError('block', 'an object { input, conv1, norm1, conv2, norm2 }', block);
+  checkTiedWeight('block.conv1', block.conv1);
+  checkTiedWeight('block.conv2', block.conv2);
   block.norm1.linkPrior(new ConvNode(block.input, block.conv1));
   block.norm2.linkPrior(new ConvNode(activationOf(block.norm1), block.conv2));
   return new ReluNode(new AddNode(new NormalizedNode(block.norm2), block.input));
@@ -151,8 +173,10 @@ export function linkStack(stack: Stack): void {
   const { layers, maps, kind = 'linear', input, pools } = stack;
   if (!Array.isArray(layers) || layers.length === 0 || layers.some((layer) => !(layer instanceof NormalizationLayer)))
     throw typeError('stack.layers', 'a non-empty array of KalmanNorm / GroupKalmanNorm layers', layers);
-  if (!Array.isArray(maps) || maps.length !== layers.length)
-    throw rangeError('stack.maps', `expected ${layers.length} weights (one in front of each layer), got ${Array.isArray(maps) ? maps.length : maps}`);
+  if (!Array.isArray(maps)) throw typeError('stack.maps', 'an array of tied weights { value, grad? }', maps);
+  if (maps.length !== layers.length)
+    throw rangeError('stack.maps', `expected ${layers.length} weights (one in front of each layer), got ${maps.length}`);
+  maps.forEach((map, k) => checkTiedWeight(`stack.maps[${k}]`, map));
   if (kind !== 'linear' && kind !== 'conv') throw rangeError('stack.kind', `expected 'linear' or 'conv', got ${String(kind)}`);
   if (input !== undefined && !(input instanceof InputStatistics)) throw typeError('stack.input', 'an InputStatistics', input);
   if (pools !== undefined && (!Array.isArray(pools) || pools.length !== layers.length - 1))

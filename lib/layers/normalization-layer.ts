@@ -1,8 +1,8 @@
 // What KalmanNorm and GroupKalmanNorm layers share: parameters, their gradients, train/eval,
 // state dicts, and output reuse.
-import { checkOneOf, rangeError, typeError } from '../errors';
+import { checkElements, rangeError, typeError } from '../errors';
 import { Device, Tensor } from '../tensor';
-import { StatVector } from '../ops/arguments';
+import { StatVector, checkActivation, checkEps, checkGuard, checkGuardStatistic, checkScalarGain } from '../ops/arguments';
 import { Activation, GuardStatistic, NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
 import { SavedNormalization } from '../ops/saved-state';
 import { MomentRows, accumulateInto } from '../ops/transitions';
@@ -83,24 +83,24 @@ export abstract class NormalizationLayer implements NormalizedSource {
   private pending: Pending = { posterior: null, gamma: null, beta: null };
 
   protected constructor(readonly channels: number, gainCount: number, options: LayerOptions) {
+    if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
+    // Every option is checked, with the ops' own checks, before anything is allocated.
     const affine = options.affine ?? true;
     if (typeof affine !== 'boolean') throw typeError('affine', 'a boolean', affine);
+    const gain = checkScalarGain(options.gain ?? 0.1);
+    this.options = {
+      eps: checkEps(options.eps ?? 1e-5),
+      guard: checkGuard(options.guard ?? 100),
+      guardStatistic: checkGuardStatistic(options.guardStatistic ?? 'geometric'),
+      activation: checkActivation(options.activation ?? 'identity'),
+    };
     this.device = options.device ?? 'cpu';
     const filled = (length: number, value: number) =>
       Tensor.fromArray(new Float32Array(length).fill(value), [length], { device: this.device });
     this.gamma = affine ? filled(channels, 1) : null;
     this.beta = affine ? filled(channels, 0) : null;
-    const gain = options.gain ?? 0.1;
-    if (typeof gain !== 'number') throw typeError('gain', 'a number', gain);
-    if (!(gain >= 0 && gain <= 1)) throw rangeError('gain', `expected a number in [0, 1], got ${gain}`);
     this.gain = filled(gainCount, gain);
     this.grad = { gamma: affine ? filled(channels, 0) : null, beta: affine ? filled(channels, 0) : null, gain: filled(gainCount, 0) };
-    this.options = {
-      eps: options.eps ?? 1e-5,
-      guard: options.guard ?? 100,
-      guardStatistic: checkOneOf('guardStatistic', options.guardStatistic ?? 'geometric', ['geometric', 'mean'] as const),
-      activation: options.activation ?? 'identity',
-    };
   }
 
   get eps(): number {
@@ -211,7 +211,11 @@ export abstract class NormalizationLayer implements NormalizedSource {
     return state;
   }
 
-  /** Copies every entry of `state` (as returned by stateDict) into the layer. */
+  /**
+   * Copies every entry of `state` (as returned by stateDict) into the layer, after checking them
+   * all (nothing is loaded when one is bad): known keys, sizes, finite values, gains in [0, 1] and
+   * non-negative running variances.
+   */
   loadStateDict(state: Record<string, Float32Array>): void {
     if (typeof state !== 'object' || state === null) throw typeError('state', 'an object of Float32Arrays', state);
     const tensors = this.stateTensors();
@@ -223,8 +227,15 @@ export abstract class NormalizationLayer implements NormalizedSource {
       const expected = tensors[name].size;
       if (!(values instanceof Float32Array)) throw typeError(`state.${name}`, 'a Float32Array', values);
       if (values.length !== expected) throw rangeError(`state.${name}`, `expected ${expected} values, got ${values.length}`);
+      this.checkStateValues(name, values);
     }
     for (const name of names) tensors[name].writeSync(state[name]);
+  }
+
+  /** Rejects values a forward would reject or turn into NaN: every entry finite, the gain in [0, 1]. */
+  protected checkStateValues(name: string, values: Float32Array): void {
+    if (name === 'gain') checkElements('state.gain', values, (v) => v >= 0 && v <= 1, 'gains in [0, 1]');
+    checkElements(`state.${name}`, values, Number.isFinite, 'finite values');
   }
 
   protected stateTensors(): Record<string, Tensor> {

@@ -1,12 +1,52 @@
 // Turning the public API's arguments into checked values. Memory is resolved only when the
 // addon is called (see CallDevice), so that every check runs before anything is allocated.
 import { Memory, Spread } from '../binding';
-import { checkElements, rangeError, typeError } from '../errors';
+import { checkElements, checkNumber, checkOneOf, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { CallDevice } from './call-device';
+import type { Activation, GuardStatistic } from './normalization';
 
 /** A vector of statistics or parameters: a Float32Array or a float32 Tensor holding one. */
 export type StatVector = Float32Array | Tensor;
+
+// Scalar options that ops and layers share: one check each, so a layer rejects in its
+// constructor exactly what the op would reject at the next forward.
+
+/**
+ * The smallest positive normal float32 (FLT_MIN, 2^-126). eps is read as a float32: a smaller eps
+ * is subnormal or rounds to 0, and a GPU that flushes subnormals reads it as 0, so a constant
+ * input would give 0/0 = NaN.
+ */
+export const FLOAT32_MIN_NORMAL = 2 ** -126;
+
+/** eps > 0 that stays a positive normal float32 (>= 2^-126) and finite once rounded to float32. */
+export function checkEps(value: unknown): number {
+  return checkNumber('eps', value, (v) => Math.fround(v) >= FLOAT32_MIN_NORMAL && Number.isFinite(Math.fround(v)),
+    'a finite number >= 2^-126 (the smallest normal float32; a smaller eps reads as 0)');
+}
+
+/** The guard threshold: > 0 (Infinity disables the guard). */
+export function checkGuard(value: unknown): number {
+  return checkNumber('guard', value, (v) => v > 0, 'a number > 0 (Infinity disables the guard)');
+}
+
+/** One gain for every unit: in [0, 1]. */
+export function checkScalarGain(value: unknown): number {
+  return checkNumber('gain', value, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+}
+
+/** The weight of a new batch in KN's running estimates: in [0, 1]. */
+export function checkMomentum(value: unknown): number {
+  return checkNumber('momentum', value, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+}
+
+export function checkActivation(value: unknown): Activation {
+  return checkOneOf('activation', value, ['identity', 'relu'] as const);
+}
+
+export function checkGuardStatistic(value: unknown): GuardStatistic {
+  return checkOneOf('guardStatistic', value, ['geometric', 'mean'] as const);
+}
 
 /** A checked, live tensor (not disposed). */
 export function checkTensor(name: string, value: unknown): Tensor {

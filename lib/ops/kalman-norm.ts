@@ -1,7 +1,7 @@
 // Kalman Normalization (KN): statistic units are (ghost batch, channel) pairs.
-import { checkNumber, checkPositiveInteger, rangeError } from '../errors';
+import { checkPositiveInteger, rangeError } from '../errors';
 import { Tensor } from '../tensor';
-import { StatVector, checkNonNegative, checkVector } from './arguments';
+import { StatVector, checkMomentum, checkNonNegative, checkVector } from './arguments';
 import { CallDevice } from './call-device';
 import { NormCall, RunningEstimates, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
 import { runNormBackward, runNormForward } from './norm-run';
@@ -21,7 +21,7 @@ const KN_KEYS = ['virtualBatch', 'runningMean', 'runningVar', 'momentum'];
 
 function parseRunning(options: KalmanNormOptions, channels: number, required: boolean, device: CallDevice): RunningEstimates | null {
   const { runningMean, runningVar } = options;
-  const momentum = checkNumber('momentum', options.momentum ?? 0.1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const momentum = checkMomentum(options.momentum ?? 0.1);
   if (runningMean === undefined && runningVar === undefined && !required) return null;
   if (runningMean === undefined || runningVar === undefined) {
     const missing = runningMean === undefined ? 'runningMean' : 'runningVar';

@@ -3,13 +3,18 @@
 // that), so a bad argument throws before any memory is made. kalman-norm.ts and
 // group-kalman-norm.ts say how x maps onto units and call parseNormCall.
 import { LAYOUT_CODE, NativeShape } from '../binding';
-import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf, rangeError, typeError } from '../errors';
+import { checkBoolean, checkKnownKeys, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import {
   SpreadVector,
   Vector,
+  checkActivation,
+  checkEps,
+  checkGuard,
+  checkGuardStatistic,
   checkNonNegative,
   checkOutput,
+  checkScalarGain,
   checkTensor,
   checkTensorLike,
   checkUnitOrColumnVector,
@@ -112,7 +117,7 @@ export function unitGeometry(x: Tensor, dimensions: Dimensions, samplesPerUnit: 
 
 function parseGain(value: unknown, geometry: UnitGeometry, device: CallDevice): Gain {
   if (value === undefined || typeof value === 'number') {
-    const gain = checkNumber('gain', value ?? 0.1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+    const gain = checkScalarGain(value ?? 0.1);
     return { vector: { host: new Float32Array([gain]), tensor: null, shape: [] }, spread: 'scalar' };
   }
   const cols = geometry.unitShape[1];
@@ -172,15 +177,15 @@ export function parseNormCall(op: NormOp, x: Tensor, options: NormOptions, units
     device,
     mode: units.mode,
     geometry: units.active,
-    eps: checkNumber('eps', options.eps ?? 1e-5, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0'),
+    eps: checkEps(options.eps ?? 1e-5),
     gamma: parseChannelVector('gamma', options.gamma, channels, device),
     beta: parseChannelVector('beta', options.beta, channels, device),
     residual: options.residual === undefined ? null : checkTensorLike('residual', options.residual, x, 'x'),
-    relu: checkOneOf('activation', options.activation ?? 'identity', ['identity', 'relu'] as const) === 'relu',
+    relu: checkActivation(options.activation ?? 'identity') === 'relu',
     gain: parseGain(options.gain, units.training, device),
     prior: parsePrior(options.prior, units.training, device),
-    guard: checkNumber('guard', options.guard ?? 100, (v) => v > 0, 'a number > 0 (Infinity disables the guard)'),
-    guardStatistic: checkOneOf('guardStatistic', options.guardStatistic ?? 'geometric', ['geometric', 'mean'] as const),
+    guard: checkGuard(options.guard ?? 100),
+    guardStatistic: checkGuardStatistic(options.guardStatistic ?? 'geometric'),
     running: units.running,
     out: parseOutputs(options.out, x, units.active, units.mode, device),
   };
@@ -201,6 +206,8 @@ export interface NormBackwardCall {
 export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, options: unknown): NormBackwardCall {
   if (!(saved instanceof SavedNormalization)) throw typeError('saved', `the saved state returned by ${op}`, saved);
   if (saved.call.op !== op) throw rangeError('saved', `produced by ${saved.call.op}; pass it to ${saved.call.op}Backward`);
+  if (saved.reused)
+    throw new Error('saved: reused as out.saved by a later forward call, which overwrote its state; pass that call\'s saved to the backward');
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
   checkKnownKeys('options', options, ['dMean', 'dVar', 'out', 'stream']);
   const given = options as NormBackwardOptions;

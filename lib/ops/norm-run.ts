@@ -18,27 +18,42 @@ import { NormBackwardCall, NormCall } from './norm-call';
 import { NormGradients, NormResult } from './normalization';
 import { NativeParameters, SavedNormalization } from './saved-state';
 
-function unitValues(vector: Vector, spread: Spread, device: CallDevice): NativeUnitValues {
-  return { values: vectorMemory(vector, device), spread: SPREAD_CODE[spread] };
+/**
+ * The vector where the forward and its backward read it: a copy on both backends (uploaded on
+ * CUDA, copied on the CPU), so that changing the caller's array between forward and backward
+ * cannot change the gradient. A CUDA tensor is read in place (copying it would cost a launch).
+ */
+function keptMemory(vector: Vector, device: CallDevice): Memory {
+  return device.onGpu ? vectorMemory(vector, device) : vector.host!.slice();
 }
 
-/** The gamma, gain and prior of the call on its device. Inference ignores the prior. */
+function unitValues(vector: Vector, spread: Spread, device: CallDevice): NativeUnitValues {
+  return { values: keptMemory(vector, device), spread: SPREAD_CODE[spread] };
+}
+
+/** The gamma, gain and prior of the call on its device, kept for the backward. Inference ignores the prior. */
 function nativeParameters(call: NormCall): NativeParameters {
   const device = call.device;
   const prior = call.mode === 'training' ? call.prior : null;
   return {
-    gamma: call.gamma && vectorMemory(call.gamma, device),
+    gamma: call.gamma && keptMemory(call.gamma, device),
     gain: unitValues(call.gain.vector, call.gain.spread, device),
     priorMean: prior && unitValues(prior.mean, prior.mean.spread, device),
     priorVar: prior && unitValues(prior.var, prior.var.spread, device),
   };
 }
 
-/** Per-unit state: reused from out.saved when it has the right size and device. */
+/**
+ * Per-unit state: out.saved's when it has the right size and device and still owns it (its
+ * backward then throws: the state it needs is this call's now); otherwise new memory.
+ */
 function unitState(call: NormCall, units: number): NativeUnitState {
   const reuse = call.out.saved;
   const device = call.device;
-  if (reuse && reuse.units === units && reuse.call.device.device === device.device) return reuse.state;
+  if (reuse && !reuse.reused && reuse.units === units && reuse.call.device.device === device.device) {
+    reuse.reused = true;
+    return reuse.state;
+  }
   return {
     observedMean: device.floats(units),
     observedVar: device.floats(units),

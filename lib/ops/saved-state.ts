@@ -14,7 +14,10 @@ export interface NativeParameters {
 
 /**
  * Opaque to users: pass it to the matching backward function. It holds references to x (and to
- * y when the relu epilogue was used); change neither before the backward call.
+ * y when the relu epilogue was used); change neither before the backward call. Gamma, the gain
+ * and the prior are copied (CUDA tensors excepted: those are read in place). Passed as
+ * `out.saved` to a later forward, its state memory is reused by that call, and its own backward
+ * then throws.
  */
 export class SavedNormalization {
   /** @internal */
@@ -25,6 +28,9 @@ export class SavedNormalization {
   readonly parameters: NativeParameters;
   /** @internal The per-unit statistics and the guard's decision, written by the forward. */
   readonly state: NativeUnitState;
+
+  /** @internal Set when a later forward reused `state` (out.saved): this backward would read that call's. */
+  reused = false;
 
   /** @internal */
   constructor(call: NormCall, y: NormCall['x'], parameters: NativeParameters, state: NativeUnitState) {

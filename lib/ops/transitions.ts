@@ -5,7 +5,7 @@
 import { Memory, SPREAD_CODE, native } from '../binding';
 import { checkKnownKeys, checkNumber, checkPositiveInteger, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
-import { StatVector, Vector, checkNonNegative, checkTensor, checkVector, vectorMemory } from './arguments';
+import { StatVector, Vector, checkEps, checkNonNegative, checkTensor, checkVector, vectorMemory } from './arguments';
 import { CallDevice, setScalar } from './call-device';
 
 /** Means and variances of statistic rows, both [R, C] float32 tensors on one device. */
@@ -31,11 +31,17 @@ export function sameShape(name: string, value: unknown, shape: readonly number[]
 
 type CheckedRows = { rows: MomentRows; shape: [number, number]; device: CallDevice };
 
+/** Rejects negative variances in a CPU tensor (a device tensor's values are not read; NaN is data). */
+function checkVarianceRows(name: string, variance: Tensor): void {
+  checkNonNegative(name, { host: variance.device === 'cpu' ? variance.toArray() : null, tensor: variance, shape: variance.shape });
+}
+
 /** Two same-shaped matrices on one device, named as the caller's arguments are. */
 function meanAndVariance(mean: unknown, variance: unknown, meanName: string, varianceName: string): CheckedRows {
   const shape = matrix(meanName, mean);
   const device = new CallDevice(mean as Tensor, undefined);
   sameShape(varianceName, variance, shape, device);
+  checkVarianceRows(varianceName, variance as Tensor);
   return { rows: { mean: mean as Tensor, var: variance as Tensor }, shape, device };
 }
 
@@ -469,7 +475,8 @@ export function normalizeMoments(x: MomentRows, stats: MomentRows, options: Norm
   const { shape, device } = checked;
   sameShape('stats.mean', stats?.mean, shape, device);
   sameShape('stats.var', stats?.var, shape, device);
-  const eps = checkNumber('eps', options.eps ?? 1e-5, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
+  checkVarianceRows('stats.var', stats.var);
+  const eps = checkEps(options.eps ?? 1e-5);
   const columns = shape[1];
   const gamma = options.gamma === undefined ? null : vectorMemory(checkVector('gamma', options.gamma, columns, `one value per column [${columns}]`, device), device);
   const beta = options.beta === undefined ? null : vectorMemory(checkVector('beta', options.beta, columns, `one value per column [${columns}]`, device), device);
