@@ -55,6 +55,21 @@ describe('saved state (issue 12)', () => {
     expect(arrays(ops.groupKalmanNormBackward(dy, result.saved))).to.deep.equal(expected);
   });
 
+  it('a saved state does not hold its call outputs, so out.saved cannot chain every step to the one before (npm run soak found that leak)', () => {
+    const x = Tensor.fromArray(values(N * C * H * W), [N, C, H, W]);
+    let saved = ops.kalmanNorm(x).saved;
+    for (let step = 0; step < 3; step++) saved = ops.kalmanNorm(x, { out: { saved } }).saved;
+    const reachable = new Set<unknown>();
+    const visit = (value: unknown): void => {
+      if (typeof value !== 'object' || value === null || reachable.has(value) || ArrayBuffer.isView(value)) return;
+      reachable.add(value);
+      Object.values(value).forEach(visit);
+    };
+    visit(saved);
+    const others = [...reachable].filter((value) => value instanceof saved.constructor && value !== saved);
+    expect(others, 'earlier saved states reachable from the latest').to.deep.equal([]);
+  });
+
   it('a saved state reused as out.saved by a later forward: its backward throws an Error naming saved', () => {
     const x1 = Tensor.fromArray(values(N * C * H * W), [N, C, H, W]);
     const x2 = Tensor.fromArray(values(N * C * H * W, 3, 1), [N, C, H, W]);

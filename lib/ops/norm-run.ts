@@ -149,7 +149,8 @@ export function runNormForward(call: NormCall): NormResult {
       runningSkipped: skipped,
     });
   }
-  return normResult(y, mean, variance, new SavedNormalization(call, y, parameters, state), skipped);
+  const { out: _outputs, ...forward } = call;
+  return normResult(y, mean, variance, new SavedNormalization(forward, y, parameters, state), skipped);
 }
 
 /** The backward pass: allocates the gradients not given, then one native call. */

@@ -2,6 +2,9 @@
 import { NativeUnitState, NativeUnitValues, Memory } from '../binding';
 import type { NormCall } from './norm-call';
 
+/** A forward call without its outputs: what the backward reads. (Keeping `out.saved` would chain every saved state to the one before it.) */
+export type SavedCall = Omit<NormCall, 'out'>;
+
 export type NormOp = 'kalmanNorm' | 'groupKalmanNorm';
 
 /** The call's parameters where the backward reads them (uploaded once on CUDA). */
@@ -21,7 +24,7 @@ export interface NativeParameters {
  */
 export class SavedNormalization {
   /** @internal */
-  readonly call: NormCall;
+  readonly call: SavedCall;
   /** @internal The forward's output (read by the backward of the relu epilogue). */
   readonly y: NormCall['x'];
   /** @internal */
@@ -33,7 +36,7 @@ export class SavedNormalization {
   reused = false;
 
   /** @internal */
-  constructor(call: NormCall, y: NormCall['x'], parameters: NativeParameters, state: NativeUnitState) {
+  constructor(call: SavedCall, y: NormCall['x'], parameters: NativeParameters, state: NativeUnitState) {
     this.call = call;
     this.y = y;
     this.parameters = parameters;
