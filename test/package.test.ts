@@ -81,7 +81,7 @@ describe('package', () => {
 
   it('the product addon exports none of the tools (they live in tools/native)', () => {
     const exported = Object.keys(native());
-    for (const tool of ['planCoverage', 'parallelCopy', 'eventRecord', 'eventElapsedMs', 'cudnnInfo', 'cudnnBatchNorm'])
+    for (const tool of ['planCoverage', 'parallelCopy', 'poolFailure', 'eventRecord', 'eventElapsedMs', 'cudnnInfo', 'cudnnBatchNorm'])
       expect(exported, tool).to.not.include(tool);
   });
 });

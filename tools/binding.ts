@@ -58,6 +58,16 @@ export interface CudnnBatchNormArgs {
   saveInvVar: DeviceRange;
 }
 
+export interface PoolFailure {
+  /** What the caller caught ('' when nothing was thrown). */
+  message: string;
+  /** Pieces still running when parallel_for returned, and pieces started after it: both 0. */
+  runningAtReturn: number;
+  startedAfterReturn: number;
+  /** Threads of the pool (workers plus the caller). */
+  threads: number;
+}
+
 export interface ToolsAddon {
   /** The addon was built with its CUDA tools (event timing, the cuDNN peer). */
   readonly cudaBuilt: boolean;
@@ -65,6 +75,8 @@ export interface ToolsAddon {
   planCoverage(args: { shape: NativeShape; vectorWidth: number }): PlanCoverage;
   /** Copies src into dst on a CPU thread pool: the CPU backend's bandwidth ceiling. */
   parallelCopy(args: { dst: Float32Array; src: Float32Array }): void;
+  /** A CPU parallel_for one of whose pieces throws, on the calling thread or on a worker (tools/native/pool_failure.cpp). */
+  poolFailure(args: { thrower: 'caller' | 'worker' }): PoolFailure;
   /** CUDA builds: a new event recorded on `stream` (a nonzero cudaStream_t). */
   eventRecord?(stream: bigint): bigint;
   /** CUDA builds: milliseconds between two recorded events; waits for `end`, then destroys both. */

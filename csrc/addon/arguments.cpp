@@ -1,6 +1,7 @@
 #include "arguments.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace kn::addon {
@@ -176,6 +177,28 @@ DeviceRange device_range(const Napi::Value& value, const std::string& name) {
   const uint64_t address = pointer.As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless || address == 0) throw_range(value.Env(), name + ": the device buffer has been freed");
   return DeviceRange{reinterpret_cast<void*>(address), int64_t(bytes.As<Napi::Number>().DoubleValue())};
+}
+
+void MemoryRanges::add(const char* name, const void* begin, int64_t bytes, bool output) {
+  if (begin == nullptr || bytes <= 0) return;
+  const auto first = reinterpret_cast<uintptr_t>(begin);
+  ranges_.push_back(Range{name, first, first + uintptr_t(bytes), output});
+}
+
+void MemoryRanges::check(const Napi::Env& env) const {
+  for (size_t i = 0; i < ranges_.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const Range& a = ranges_[i];
+      const Range& b = ranges_[j];
+      if (!a.output && !b.output) continue;
+      if (std::strcmp(a.name, b.name) == 0) continue;
+      if (a.begin < b.end && b.begin < a.end) {
+        const Range& output = a.output ? a : b;  // the message names an output first
+        const Range& other = a.output ? b : a;
+        throw_range(env, std::string(output.name) + ": must not share memory with " + other.name);
+      }
+    }
+  }
 }
 
 }  // namespace kn::addon

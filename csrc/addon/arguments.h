@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../common/kalman_norm_call.h"
 
@@ -64,5 +65,28 @@ struct DeviceRange {
   int64_t bytes = 0;
 };
 DeviceRange device_range(const Napi::Value& value, const std::string& name);
+
+// The memory one call reads and writes (host addresses on the CPU, device addresses on CUDA), by
+// the names of the user's arguments: no output may share a byte with another output or with an
+// input (inputs may share memory with each other; an output that is also read, like runningMean,
+// is an output). Ranges of one name are one argument's pieces and are not compared. Null ranges
+// (absent optional fields) are skipped.
+class MemoryRanges {
+ public:
+  void input(const char* name, const void* begin, int64_t bytes) { add(name, begin, bytes, false); }
+  void output(const char* name, const void* begin, int64_t bytes) { add(name, begin, bytes, true); }
+  // Throws a RangeError "<output>: must not share memory with <other>" for the first such pair.
+  void check(const Napi::Env& env) const;
+
+ private:
+  struct Range {
+    const char* name;
+    uintptr_t begin;
+    uintptr_t end;
+    bool output;
+  };
+  void add(const char* name, const void* begin, int64_t bytes, bool output);
+  std::vector<Range> ranges_;
+};
 
 }  // namespace kn::addon

@@ -1,6 +1,7 @@
 // The addon's KN/GKN entry points: each parses its argument object into the call struct of
 // csrc/common/kalman_norm_call.h (one field for one field, camelCase for snake_case; lib/binding.ts
-// types the objects), checking every buffer's size, then runs the backend the call's device names.
+// types the objects), checking every buffer's size and that no output shares memory with another
+// buffer of the call, then runs the backend the call's device names.
 #include "kalman_norm_binding.h"
 
 #include "arguments.h"
@@ -116,24 +117,110 @@ Backward parse_backward(const Napi::Object& args, const Placement& where) {
   return call;
 }
 
+// The ranges below name the user's arguments (lib/ops), not the fields of the native objects.
+int64_t tensor_bytes(const void* data, DType dtype, const NormShape& shape) {
+  return data ? shape.elements() * dtype_bytes(dtype) : 0;
+}
+
+int64_t unit_values_bytes(const UnitValues& values, const NormShape& shape) {
+  return spread_length(values, shape) * 4;
+}
+
+// x, y and the epilogue of a forward call.
+void add_forward_io(MemoryRanges& ranges, const ForwardIO& io) {
+  const NormShape& shape = io.shape;
+  ranges.input("x", io.x.data, tensor_bytes(io.x.data, io.x.dtype, shape));
+  ranges.input("gamma", io.epilogue.gamma, shape.channels * 4);
+  ranges.input("beta", io.epilogue.beta, shape.channels * 4);
+  ranges.input("residual", io.epilogue.residual.data, tensor_bytes(io.epilogue.residual.data, io.epilogue.residual.dtype, shape));
+  ranges.output("out.y", io.y.data, tensor_bytes(io.y.data, io.y.dtype, shape));
+}
+
+// The per-unit state: written by a forward call (fresh, or an earlier call's out.saved), read by the backward.
+void add_state(MemoryRanges& ranges, const UnitState& state, const NormShape& shape, bool output, const char* name) {
+  for (const float* values : {state.observed_mean, state.observed_var, state.posterior_mean, state.rstd}) {
+    if (output) ranges.output(name, values, shape.units() * 4);
+    else ranges.input(name, values, shape.units() * 4);
+  }
+  if (output) ranges.output(name, state.guard_fired, sizeof(int));
+  else ranges.input(name, state.guard_fired, sizeof(int));
+}
+
+void check_overlaps(const TrainingForward& call, const Napi::Env& env) {
+  const NormShape& shape = call.io.shape;
+  MemoryRanges ranges;
+  add_forward_io(ranges, call.io);
+  ranges.input("gain", call.gain.values, unit_values_bytes(call.gain, shape));
+  ranges.input("prior.mean", call.prior_mean.values, unit_values_bytes(call.prior_mean, shape));
+  ranges.input("prior.var", call.prior_var.values, unit_values_bytes(call.prior_var, shape));
+  ranges.output("out.mean", call.mean, shape.units() * 4);
+  ranges.output("out.var", call.var, shape.units() * 4);
+  ranges.output("runningMean", call.running_mean, shape.unit_cols() * 4);
+  ranges.output("runningVar", call.running_var, shape.unit_cols() * 4);
+  ranges.output("runningSkipped", call.running_skipped, shape.unit_cols() * 4);
+  add_state(ranges, call.state, shape, true, "out.saved");
+  ranges.check(env);
+}
+
+void check_overlaps(const FixedStatisticsForward& call, const Napi::Env& env) {
+  const NormShape& shape = call.io.shape;
+  MemoryRanges ranges;
+  add_forward_io(ranges, call.io);
+  ranges.input("runningMean", call.statistics_mean, shape.units() * 4);
+  ranges.input("runningVar", call.statistics_var, shape.units() * 4);
+  ranges.output("out.mean", call.mean, shape.units() * 4);
+  ranges.output("out.var", call.var, shape.units() * 4);
+  add_state(ranges, call.state, shape, true, "out.saved");
+  ranges.check(env);
+}
+
+void check_overlaps(const Backward& call, const Napi::Env& env) {
+  const NormShape& shape = call.shape;
+  MemoryRanges ranges;
+  ranges.input("x", call.x.data, tensor_bytes(call.x.data, call.x.dtype, shape));
+  ranges.input("dy", call.dy.data, tensor_bytes(call.dy.data, call.dy.dtype, shape));
+  ranges.input("y", call.relu_output.data, tensor_bytes(call.relu_output.data, call.relu_output.dtype, shape));
+  ranges.input("gamma", call.gamma, shape.channels * 4);
+  add_state(ranges, call.state, shape, false, "saved");
+  ranges.input("gain", call.gain.values, unit_values_bytes(call.gain, shape));
+  ranges.input("prior.mean", call.prior_mean.values, unit_values_bytes(call.prior_mean, shape));
+  ranges.input("prior.var", call.prior_var.values, unit_values_bytes(call.prior_var, shape));
+  ranges.input("dMean", call.dmean_out, shape.units() * 4);
+  ranges.input("dVar", call.dvar_out, shape.units() * 4);
+  ranges.output("out.dx", call.dx.data, tensor_bytes(call.dx.data, call.dx.dtype, shape));
+  ranges.output("out.dResidual", call.dresidual.data, tensor_bytes(call.dresidual.data, call.dresidual.dtype, shape));
+  ranges.output("out.dGamma", call.dgamma, shape.channels * 4);
+  ranges.output("out.dBeta", call.dbeta, shape.channels * 4);
+  ranges.output("out.dPriorMean", call.dprior_mean, call.dprior_mean ? unit_values_bytes(call.prior_mean, shape) : 0);
+  ranges.output("out.dPriorVar", call.dprior_var, call.dprior_var ? unit_values_bytes(call.prior_var, shape) : 0);
+  ranges.output("out.dGain", call.dgain, unit_values_bytes(call.gain, shape));
+  ranges.check(env);
+}
+
+template <typename Call>
+Call checked(Call call, const Napi::Env& env) {
+  check_overlaps(call, env);
+  return call;
+}
+
 Napi::Value forward_training(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   const CallContext context = call_context(args);
-  run_forward_training(parse_training_forward(args, context.where), context);
+  run_forward_training(checked(parse_training_forward(args, context.where), info.Env()), context);
   return info.Env().Undefined();
 }
 
 Napi::Value forward_fixed(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   const CallContext context = call_context(args);
-  run_forward_fixed(parse_fixed_forward(args, context.where), context);
+  run_forward_fixed(checked(parse_fixed_forward(args, context.where), info.Env()), context);
   return info.Env().Undefined();
 }
 
 Napi::Value backward(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   const CallContext context = call_context(args);
-  run_backward(parse_backward(args, context.where), context);
+  run_backward(checked(parse_backward(args, context.where), info.Env()), context);
   return info.Env().Undefined();
 }
 

@@ -1,12 +1,15 @@
 // A fixed pool sized to the machine (or KN_NUM_THREADS), created on first use. One job runs at a
 // time; concurrent callers (several Node worker threads) queue on a mutex. Pieces are handed out
-// through an atomic counter so that fast threads take more of them.
+// through an atomic counter so that fast threads take more of them. A piece that throws, on any
+// thread, stops the hand-out; the caller waits until every worker has left the body, then rethrows
+// the first exception.
 #include "thread_pool.h"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -53,21 +56,37 @@ class ThreadPool {
       pieces_ = pieces;
       next_piece_.store(0);
       pending_workers_ = static_cast<int>(workers_.size());
+      failure_ = nullptr;
       ++generation_;
     }
     wake_.notify_all();
     take_pieces();
     std::unique_lock<std::mutex> lock(mutex_);
+    // `body` lives in the caller's frame: no return, normal or by exception, before every worker is out of it.
     done_.wait(lock, [this] { return pending_workers_ == 0; });
+    if (failure_) {
+      const std::exception_ptr failure = failure_;
+      failure_ = nullptr;
+      lock.unlock();
+      std::rethrow_exception(failure);
+    }
   }
 
  private:
-  void take_pieces() {
-    for (;;) {
-      const int64_t piece = next_piece_.fetch_add(1);
-      if (piece >= pieces_) return;
-      const int64_t begin = piece * piece_items_;
-      (*body_)(begin, std::min(count_, begin + piece_items_));
+  // Runs pieces until none is left. An exception never leaves it (on a worker it would end the
+  // process): the first one is kept for the caller, and no further piece starts.
+  void take_pieces() noexcept {
+    try {
+      for (;;) {
+        const int64_t piece = next_piece_.fetch_add(1);
+        if (piece >= pieces_) return;
+        const int64_t begin = piece * piece_items_;
+        (*body_)(begin, std::min(count_, begin + piece_items_));
+      }
+    } catch (...) {
+      next_piece_.store(pieces_);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!failure_) failure_ = std::current_exception();
     }
   }
 
@@ -99,6 +118,7 @@ class ThreadPool {
   int64_t piece_items_ = 0;
   int64_t pieces_ = 0;
   std::atomic<int64_t> next_piece_{0};
+  std::exception_ptr failure_;  // the job's first exception, guarded by mutex_
 };
 
 ThreadPool& pool() {

@@ -10,6 +10,8 @@ namespace kn {
 // calling thread, and returns when every piece is done. `cost_per_item` (elements touched per
 // item) decides whether the work is worth spreading: small jobs stay on the calling thread.
 // Results must not depend on which thread ran a piece; callers keep them deterministic.
+// When a piece throws (on any thread), pieces not yet started are skipped and, once every thread
+// has left `body`, the first exception is rethrown on the calling thread.
 void parallel_for(int64_t count, int64_t cost_per_item,
                   const std::function<void(int64_t begin, int64_t end)>& body);
 

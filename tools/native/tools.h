@@ -12,6 +12,9 @@ void register_plan_coverage(Napi::Env env, Napi::Object exports);
 // parallelCopy(args): the CPU copy ceiling of the benchmark (parallel_copy.cpp).
 void register_parallel_copy(Napi::Env env, Napi::Object exports);
 
+// poolFailure(args): a parallel_for whose body throws, for the pool's tests (pool_failure.cpp).
+void register_pool_failure(Napi::Env env, Napi::Object exports);
+
 #ifdef KN_TOOLS_WITH_CUDA
 // eventRecord(stream), eventElapsedMs(start, end): CUDA event timing (cuda_timing.cpp).
 void register_cuda_timing(Napi::Env env, Napi::Object exports);

@@ -8,6 +8,7 @@ namespace {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   kn::tools::register_plan_coverage(env, exports);
   kn::tools::register_parallel_copy(env, exports);
+  kn::tools::register_pool_failure(env, exports);
 #ifdef KN_TOOLS_WITH_CUDA
   kn::tools::register_cuda_timing(env, exports);
   kn::tools::register_cudnn_peer(env, exports);
