@@ -146,31 +146,35 @@ void add_state(MemoryRanges& ranges, const UnitState& state, const NormShape& sh
   else ranges.input(name, state.guard_fired, sizeof(int));
 }
 
+// What both forwards read and write: x, y and the epilogue, the caller's posterior and the state.
+template <typename Forward>
+void add_forward(MemoryRanges& ranges, const Forward& call) {
+  const NormShape& shape = call.io.shape;
+  add_forward_io(ranges, call.io);
+  ranges.output("out.mean", call.mean, shape.units() * 4);
+  ranges.output("out.var", call.var, shape.units() * 4);
+  add_state(ranges, call.state, shape, true, "out.saved");
+}
+
 void check_overlaps(const TrainingForward& call, const Napi::Env& env) {
   const NormShape& shape = call.io.shape;
   MemoryRanges ranges;
-  add_forward_io(ranges, call.io);
+  add_forward(ranges, call);
   ranges.input("gain", call.gain.values, unit_values_bytes(call.gain, shape));
   ranges.input("prior.mean", call.prior_mean.values, unit_values_bytes(call.prior_mean, shape));
   ranges.input("prior.var", call.prior_var.values, unit_values_bytes(call.prior_var, shape));
-  ranges.output("out.mean", call.mean, shape.units() * 4);
-  ranges.output("out.var", call.var, shape.units() * 4);
   ranges.output("runningMean", call.running_mean, shape.unit_cols() * 4);
   ranges.output("runningVar", call.running_var, shape.unit_cols() * 4);
   ranges.output("runningSkipped", call.running_skipped, shape.unit_cols() * 4);
-  add_state(ranges, call.state, shape, true, "out.saved");
   ranges.check(env);
 }
 
 void check_overlaps(const FixedStatisticsForward& call, const Napi::Env& env) {
   const NormShape& shape = call.io.shape;
   MemoryRanges ranges;
-  add_forward_io(ranges, call.io);
+  add_forward(ranges, call);
   ranges.input("runningMean", call.statistics_mean, shape.units() * 4);
   ranges.input("runningVar", call.statistics_var, shape.units() * 4);
-  ranges.output("out.mean", call.mean, shape.units() * 4);
-  ranges.output("out.var", call.var, shape.units() * 4);
-  add_state(ranges, call.state, shape, true, "out.saved");
   ranges.check(env);
 }
 
