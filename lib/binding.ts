@@ -132,6 +132,10 @@ export interface NativeAddon {
   kalmanNormForwardTraining(args: NativePlacement & NativeTrainingForward): void;
   kalmanNormForwardFixed(args: NativePlacement & NativeFixedForward): void;
   kalmanNormBackward(args: NativePlacement & NativeBackward): void;
+  /** The same calls run on a libuv worker thread (CPU; CUDA queues at once and resolves): bad arguments throw at the call. */
+  kalmanNormForwardTrainingAsync(args: NativePlacement & NativeTrainingForward): Promise<void>;
+  kalmanNormForwardFixedAsync(args: NativePlacement & NativeFixedForward): Promise<void>;
+  kalmanNormBackwardAsync(args: NativePlacement & NativeBackward): Promise<void>;
   threadCount(): number;
   cudaInfo(): CudaInfo;
   /** Transition ops (csrc/addon/transition_binding.cpp): each takes a NativePlacement plus sizes and float32 buffers. */

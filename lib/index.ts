@@ -2,7 +2,7 @@
 export { Tensor, cudaInfo } from './tensor';
 export type { DType, Device, Layout, TensorOptions } from './tensor';
 export type { CudaDevice, CudaInfo, EmulatorCounters } from './binding';
-export { ops, SavedNormalization } from './ops';
+export { ASYNC_MIN_ELEMENTS, ops, SavedNormalization } from './ops';
 export type {
   Activation,
   GuardStatistic,

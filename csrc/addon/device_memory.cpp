@@ -4,11 +4,13 @@
 #include "device_memory.h"
 
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "../../cuda/cuda_check.h"
 #include "arguments.h"
+#include "promise_worker.h"
 
 namespace kn::addon {
 namespace {
@@ -207,38 +209,10 @@ Napi::Value copy_to_host(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Finishes a device-to-host copy on a worker thread, so the event loop stays free. The copy is
-// taken at the call: a device-side snapshot queued then, so work queued after the call (a write, a
-// dispose) cannot change what the promise returns. The worker brings the snapshot to the host and
-// frees it.
-class CopyToHostWorker : public Napi::AsyncWorker {
- public:
-  CopyToHostWorker(const Napi::Env& env, Napi::Value target, HostRange range, void* snapshot, cudaStream_t stream)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), range_(range), snapshot_(snapshot), stream_(stream) {
-    target_ = Napi::Persistent(target.As<Napi::Object>());  // keeps the destination alive
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    cudaError_t status = cudaMemcpyAsync(range_.data, snapshot_, range_.bytes, cudaMemcpyDeviceToHost, stream_);
-    if (status == cudaSuccess) status = cudaStreamSynchronize(stream_);
-    cudaFreeAsync(snapshot_, stream_);
-    if (status != cudaSuccess)
-      SetError(std::string("toArrayAsync: copy to the host failed: ") + cudaGetErrorName(status) + " (" +
-               cudaGetErrorString(status) + ")");
-  }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference target_;
-  HostRange range_;
-  void* snapshot_;
-  cudaStream_t stream_;
-};
-
-// copyToHostAsync(dst, src, stream) -> Promise<void>
+// copyToHostAsync(dst, src, stream) -> Promise<void>: the copy is taken at the call, as a
+// device-side snapshot queued then, so work queued after the call (a write, a dispose) cannot change
+// what the promise returns. A worker thread brings the snapshot to the host and frees it, so the
+// event loop stays free.
 Napi::Value copy_to_host_async(const Napi::CallbackInfo& info) {
   const HostRange target = host_argument(info, 0, "dst");
   const void* source = device_argument_range(info, 1, "src", target.bytes);
@@ -250,10 +224,15 @@ Napi::Value copy_to_host_async(const Napi::CallbackInfo& info) {
     cudaFreeAsync(snapshot, stream);
     throw_cuda(info.Env(), "toArrayAsync", "cudaMemcpyAsync", copied);
   }
-  auto* worker = new CopyToHostWorker(info.Env(), info[0], target, snapshot, stream);
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  const auto finish = [target, snapshot, stream] {
+    cudaError_t status = cudaMemcpyAsync(target.data, snapshot, target.bytes, cudaMemcpyDeviceToHost, stream);
+    if (status == cudaSuccess) status = cudaStreamSynchronize(stream);
+    cudaFreeAsync(snapshot, stream);
+    if (status != cudaSuccess)
+      throw std::runtime_error(std::string("toArrayAsync: copy to the host failed: ") + cudaGetErrorName(status) + " (" +
+                               cudaGetErrorString(status) + ")");
+  };
+  return PromiseWorker::queue(info[0].As<Napi::Object>(), finish, "toArrayAsync");  // info[0] keeps dst alive
 }
 
 // zeroDevice(dst, stream)

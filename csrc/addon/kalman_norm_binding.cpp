@@ -1,11 +1,15 @@
 // The addon's KN/GKN entry points: each parses its argument object into the call struct of
 // csrc/common/kalman_norm_call.h (one field for one field, camelCase for snake_case; lib/binding.ts
 // types the objects), checking every buffer's size and that no output shares memory with another
-// buffer of the call, then runs the backend the call's device names.
+// buffer of the call, then runs the backend the call's device names: at once, or (the ...Async
+// entries) on a worker thread.
 #include "kalman_norm_binding.h"
+
+#include <string>
 
 #include "arguments.h"
 #include "backend_dispatch.h"
+#include "promise_worker.h"
 
 namespace kn::addon {
 namespace {
@@ -202,38 +206,49 @@ void check_overlaps(const Backward& call, const Napi::Env& env) {
 }
 
 template <typename Call>
-Call checked(Call call, const Napi::Env& env) {
-  check_overlaps(call, env);
-  return call;
-}
+using Parse = Call (*)(const Napi::Object& args, const Placement& where);
+template <typename Call>
+using Run = void (*)(const Call& call, const CallContext& context);
 
-Napi::Value forward_training(const Napi::CallbackInfo& info) {
+// The synchronous entry: parse, check, run; on CUDA the run only queues the work on the stream.
+template <typename Call, Parse<Call> parse, Run<Call> run>
+Napi::Value now(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   const CallContext context = call_context(args);
-  run_forward_training(checked(parse_training_forward(args, context.where), info.Env()), context);
+  const Call call = parse(args, context.where);
+  check_overlaps(call, info.Env());
+  run(call, context);
   return info.Env().Undefined();
 }
 
-Napi::Value forward_fixed(const Napi::CallbackInfo& info) {
+// The promise entry: parsed and checked here (a bad argument throws at the call), run on a libuv
+// worker thread on the CPU. A CUDA call only queues work, so it runs here and the promise is
+// already resolved.
+template <typename Call, Parse<Call> parse, Run<Call> run>
+Napi::Value later(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   const CallContext context = call_context(args);
-  run_forward_fixed(checked(parse_fixed_forward(args, context.where), info.Env()), context);
-  return info.Env().Undefined();
+  const Call call = parse(args, context.where);
+  check_overlaps(call, info.Env());
+  if (context.where.on_device) {
+    run(call, context);
+    return PromiseWorker::resolved(info.Env());
+  }
+  return PromiseWorker::queue(args, [call, context] { run(call, context); }, "kalmanNorm");
 }
 
-Napi::Value backward(const Napi::CallbackInfo& info) {
-  const Napi::Object args = object_argument(info);
-  const CallContext context = call_context(args);
-  run_backward(checked(parse_backward(args, context.where), info.Env()), context);
-  return info.Env().Undefined();
+template <typename Call, Parse<Call> parse, Run<Call> run>
+void register_entries(Napi::Env env, Napi::Object exports, const std::string& name) {
+  exports.Set(name, Napi::Function::New(env, now<Call, parse, run>, name));
+  exports.Set(name + "Async", Napi::Function::New(env, later<Call, parse, run>, name + "Async"));
 }
 
 }  // namespace
 
 void register_kalman_norm(Napi::Env env, Napi::Object exports) {
-  exports.Set("kalmanNormForwardTraining", Napi::Function::New(env, forward_training, "kalmanNormForwardTraining"));
-  exports.Set("kalmanNormForwardFixed", Napi::Function::New(env, forward_fixed, "kalmanNormForwardFixed"));
-  exports.Set("kalmanNormBackward", Napi::Function::New(env, backward, "kalmanNormBackward"));
+  register_entries<TrainingForward, parse_training_forward, run_forward_training>(env, exports, "kalmanNormForwardTraining");
+  register_entries<FixedStatisticsForward, parse_fixed_forward, run_forward_fixed>(env, exports, "kalmanNormForwardFixed");
+  register_entries<Backward, parse_backward, run_backward>(env, exports, "kalmanNormBackward");
 }
 
 }  // namespace kn::addon

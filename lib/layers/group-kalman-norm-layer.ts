@@ -1,8 +1,8 @@
 import { checkCount, rangeError } from '../errors';
 import { Tensor } from '../tensor';
-import { groupKalmanNorm, groupKalmanNormBackward } from '../ops/group-kalman-norm';
-import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
-import { SavedNormalization } from '../ops/saved-state';
+import { parseGroupKalmanNormCall } from '../ops/group-kalman-norm';
+import { NormCall } from '../ops/norm-call';
+import { NormOptions } from '../ops/normalization';
 import { LayerOptions, NormalizationLayer } from './normalization-layer';
 
 /** A GKN layer over C channels in G groups: gamma and beta per channel, gain per group. */
@@ -17,11 +17,7 @@ export class GroupKalmanNorm extends NormalizationLayer {
     this.groups = groups;
   }
 
-  protected run(x: Tensor, options: NormOptions): NormResult {
-    return groupKalmanNorm(x, { ...options, groups: this.groups });
-  }
-
-  protected runBackward(dy: Tensor, saved: SavedNormalization, options: NormBackwardOptions): NormGradients {
-    return groupKalmanNormBackward(dy, saved, options);
+  protected parse(x: Tensor, options: NormOptions): NormCall {
+    return parseGroupKalmanNormCall(x, { ...options, groups: this.groups });
   }
 }

@@ -1,9 +1,9 @@
 import { checkCount, checkElements, checkPositiveInteger } from '../errors';
 import { checkMomentum } from '../ops/arguments';
 import { Tensor } from '../tensor';
-import { kalmanNorm, kalmanNormBackward } from '../ops/kalman-norm';
-import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
-import { SavedNormalization } from '../ops/saved-state';
+import { parseKalmanNormCall } from '../ops/kalman-norm';
+import { NormCall } from '../ops/norm-call';
+import { NormOptions } from '../ops/normalization';
 import { LayerOptions, NormalizationLayer } from './normalization-layer';
 
 export interface KalmanNormLayerOptions extends LayerOptions {
@@ -31,18 +31,14 @@ export class KalmanNorm extends NormalizationLayer {
     this.runningVar = Tensor.fromArray(new Float32Array(channels).fill(1), [channels], { device: this.device });
   }
 
-  protected run(x: Tensor, options: NormOptions): NormResult {
-    return kalmanNorm(x, {
+  protected parse(x: Tensor, options: NormOptions): NormCall {
+    return parseKalmanNormCall(x, {
       ...options,
       virtualBatch: this.virtualBatch,
       runningMean: this.runningMean,
       runningVar: this.runningVar,
       momentum: this.momentum,
     });
-  }
-
-  protected runBackward(dy: Tensor, saved: SavedNormalization, options: NormBackwardOptions): NormGradients {
-    return kalmanNormBackward(dy, saved, options);
   }
 
   protected checkStateValues(name: string, values: Float32Array): void {

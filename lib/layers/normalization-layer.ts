@@ -4,6 +4,8 @@ import { checkElements, rangeError, typeError } from '../errors';
 import { Device, Tensor } from '../tensor';
 import { StatVector, checkActivation, checkEps, checkGuard, checkGuardStatistic, checkScalarGain } from '../ops/arguments';
 import { Activation, GuardStatistic, NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
+import { NormBackwardCall, NormCall, parseNormBackwardCall } from '../ops/norm-call';
+import { runNormBackward, runNormBackwardAsync, runNormForward, runNormForwardAsync } from '../ops/norm-run';
 import { SavedNormalization } from '../ops/saved-state';
 import { MomentRows, accumulateInto } from '../ops/transitions';
 import { MomentNode, NormalizedSource, RowsGradient } from './moment-graph';
@@ -81,6 +83,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
   private linkedShape: readonly number[] | null = null;
   private lastPosterior: MomentRows | null = null;
   private pending: Pending = { posterior: null, gamma: null, beta: null };
+  private busy: string | null = null;  // the ...Async call not settled yet
 
   protected constructor(readonly channels: number, gainCount: number, options: LayerOptions) {
     if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
@@ -153,11 +156,46 @@ export abstract class NormalizationLayer implements NormalizedSource {
 
   /** Normalizes x; the result's mean and var are the posterior that feeds the next layer's prior. */
   forward(x: Tensor, inputs: LayerForwardInputs = {}): NormResult {
+    return this.afterForward(runNormForward(this.forwardCall(x, inputs)));
+  }
+
+  /**
+   * forward without blocking the event loop (see ops.kalmanNormAsync): bad arguments throw here.
+   * Until the promise settles, every other call on the layer throws.
+   */
+  forwardAsync(x: Tensor, inputs: LayerForwardInputs = {}): Promise<NormResult> {
+    return this.whileBusy('forwardAsync', runNormForwardAsync(this.forwardCall(x, inputs)), (result) => this.afterForward(result));
+  }
+
+  /** Gradients for the last forward call: returns dx (and the prior's and residual's), fills `grad`. */
+  backward(dy: Tensor, options: Omit<NormBackwardOptions, 'out'> = {}): NormGradients {
+    return this.afterBackward(runNormBackward(this.backwardCall(dy, options)));
+  }
+
+  /** backward without blocking the event loop (as forwardAsync). */
+  backwardAsync(dy: Tensor, options: Omit<NormBackwardOptions, 'out'> = {}): Promise<NormGradients> {
+    return this.whileBusy('backwardAsync', runNormBackwardAsync(this.backwardCall(dy, options)), (gradients) => this.afterBackward(gradients));
+  }
+
+  /** Marks the layer busy until `work` settles, then finishes it. */
+  private whileBusy<Value>(name: string, work: Promise<Value>, finish: (value: Value) => Value): Promise<Value> {
+    this.busy = name;
+    return work.then(finish).finally(() => {
+      this.busy = null;
+    });
+  }
+
+  private checkIdle(name: string): void {
+    if (this.busy) throw new Error(`${name}: the layer's ${this.busy} has not settled yet; await it first`);
+  }
+
+  /** Checks a forward and makes its call (the prior from the linked graph when there is one). */
+  private forwardCall(x: Tensor, inputs: LayerForwardInputs): NormCall {
+    this.checkIdle('forward');
     if (!(x instanceof Tensor)) throw typeError('x', 'a Tensor', x);
-    this.usedPriorNode = inputs.prior === undefined && this.priorNode !== null && this.training;
-    const linked = this.usedPriorNode ? this.priorNode!.evaluate() : null;
-    this.linkedShape = linked?.mean.shape ?? null;
-    const result = this.run(x, {
+    const usePriorNode = inputs.prior === undefined && this.priorNode !== null && this.training;
+    const linked = usePriorNode ? this.priorNode!.evaluate() : null;
+    const call = this.parse(x, {
       training: this.training,
       eps: this.options.eps,
       guard: this.options.guard,
@@ -170,20 +208,26 @@ export abstract class NormalizationLayer implements NormalizedSource {
       residual: inputs.residual,
       out: { y: this.outputs.get('y', x), saved: this.saved ?? undefined },
     });
+    this.usedPriorNode = usePriorNode;
+    this.linkedShape = linked?.mean.shape ?? null;
+    return call;
+  }
+
+  private afterForward(result: NormResult): NormResult {
     this.saved = result.saved;
     this.forwardCount += 1;
     this.lastPosterior = this.training ? { mean: result.mean, var: result.var } : null;
     return result;
   }
 
-  /** Gradients for the last forward call: returns dx (and the prior's and residual's), fills `grad`. */
-  backward(dy: Tensor, options: Omit<NormBackwardOptions, 'out'> = {}): NormGradients {
+  private backwardCall(dy: Tensor, options: Omit<NormBackwardOptions, 'out'>): NormBackwardCall {
+    this.checkIdle('backward');
     if (!this.saved) throw new Error('backward: call forward first');
     const x = this.saved.call.x;
     const received = this.pending.posterior;
     if (received && (options.dMean !== undefined || options.dVar !== undefined))
       throw new Error('dMean: this layer already receives its posterior gradient from linked layers');
-    const gradients = this.runBackward(dy, this.saved, {
+    return parseNormBackwardCall(this.saved.call.op, dy, this.saved, {
       ...options,
       ...(received ? { dMean: received.dMean, dVar: received.dVar } : {}),
       out: {
@@ -193,6 +237,9 @@ export abstract class NormalizationLayer implements NormalizedSource {
         dGain: this.grad.gain,
       },
     });
+  }
+
+  private afterBackward(gradients: NormGradients): NormGradients {
     if (gradients.dGain === undefined) this.grad.gain.writeSync(new Float32Array(this.grad.gain.size));
     if (this.pending.gamma && this.grad.gamma) accumulateInto(this.grad.gamma, this.pending.gamma);
     if (this.pending.beta && this.grad.beta) accumulateInto(this.grad.beta, this.pending.beta);
@@ -217,6 +264,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
    * non-negative running variances.
    */
   loadStateDict(state: Record<string, Float32Array>): void {
+    this.checkIdle('loadStateDict');
     if (typeof state !== 'object' || state === null) throw typeError('state', 'an object of Float32Arrays', state);
     const tensors = this.stateTensors();
     const names = Object.keys(tensors);
@@ -245,6 +293,6 @@ export abstract class NormalizationLayer implements NormalizedSource {
     return tensors;
   }
 
-  protected abstract run(x: Tensor, options: NormOptions): NormResult;
-  protected abstract runBackward(dy: Tensor, saved: SavedNormalization, options: NormBackwardOptions): NormGradients;
+  /** The op's checked call for x with the layer's options. */
+  protected abstract parse(x: Tensor, options: NormOptions): NormCall;
 }

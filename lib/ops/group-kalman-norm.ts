@@ -2,7 +2,7 @@
 import { checkPositiveInteger, rangeError } from '../errors';
 import { Tensor } from '../tensor';
 import { NormCall, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
-import { runNormBackward, runNormForward } from './norm-run';
+import { runNormBackward, runNormBackwardAsync, runNormForward, runNormForwardAsync } from './norm-run';
 import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from './normalization';
 
 export interface GroupKalmanNormOptions extends NormOptions {
@@ -32,4 +32,19 @@ export function groupKalmanNorm(x: Tensor, options: GroupKalmanNormOptions): Nor
 /** GKN backward (KN-SPEC section 2): the exact gradient of the forward call that returned `saved`. */
 export function groupKalmanNormBackward(dy: Tensor, saved: NormResult['saved'], options: NormBackwardOptions = {}): NormGradients {
   return runNormBackward(parseNormBackwardCall('groupKalmanNorm', dy, saved, options));
+}
+
+/**
+ * groupKalmanNorm without blocking the event loop: on the CPU, from `ASYNC_MIN_ELEMENTS` elements of x,
+ * the work runs on a libuv worker thread. Bad arguments throw here, before a promise exists. Until
+ * the promise settles, write neither x nor the outputs and running estimates the call writes, and
+ * read none of them (docs/RELIABILITY.md).
+ */
+export function groupKalmanNormAsync(x: Tensor, options: GroupKalmanNormOptions): Promise<NormResult> {
+  return runNormForwardAsync(parseGroupKalmanNormCall(x, options));
+}
+
+/** groupKalmanNormBackward without blocking the event loop (as groupKalmanNormAsync). */
+export function groupKalmanNormBackwardAsync(dy: Tensor, saved: NormResult['saved'], options: NormBackwardOptions = {}): Promise<NormGradients> {
+  return runNormBackwardAsync(parseNormBackwardCall('groupKalmanNorm', dy, saved, options));
 }

@@ -1,5 +1,5 @@
-import { groupKalmanNorm, groupKalmanNormBackward } from './group-kalman-norm';
-import { kalmanNorm, kalmanNormBackward } from './kalman-norm';
+import { groupKalmanNorm, groupKalmanNormAsync, groupKalmanNormBackward, groupKalmanNormBackwardAsync } from './group-kalman-norm';
+import { kalmanNorm, kalmanNormAsync, kalmanNormBackward, kalmanNormBackwardAsync } from './kalman-norm';
 import * as covariance from './covariance';
 import * as transitions from './transitions';
 
@@ -9,6 +9,10 @@ export const ops = {
   kalmanNormBackward,
   groupKalmanNorm,
   groupKalmanNormBackward,
+  kalmanNormAsync,
+  kalmanNormBackwardAsync,
+  groupKalmanNormAsync,
+  groupKalmanNormBackwardAsync,
   affineMoments: transitions.affineMoments,
   affineMomentsBackward: transitions.affineMomentsBackward,
   convTransition: transitions.convTransition,
@@ -40,3 +44,4 @@ export type { GroupKalmanNormOptions } from './group-kalman-norm';
 export type { Activation, GuardStatistic, NormOptions, NormResult, NormBackwardOptions, NormGradients } from './normalization';
 export type { StatVector } from './arguments';
 export { SavedNormalization } from './saved-state';
+export { ASYNC_MIN_ELEMENTS } from './norm-run';

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor';
 import { StatVector, checkMomentum, checkNonNegative, checkVector } from './arguments';
 import { CallDevice } from './call-device';
 import { NormCall, RunningEstimates, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
-import { runNormBackward, runNormForward } from './norm-run';
+import { runNormBackward, runNormBackwardAsync, runNormForward, runNormForwardAsync } from './norm-run';
 import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from './normalization';
 
 export interface KalmanNormOptions extends NormOptions {
@@ -63,4 +63,19 @@ export function kalmanNorm(x: Tensor, options: KalmanNormOptions = {}): NormResu
 /** KN backward (KN-SPEC section 2): the exact gradient of the forward call that returned `saved`. */
 export function kalmanNormBackward(dy: Tensor, saved: NormResult['saved'], options: NormBackwardOptions = {}): NormGradients {
   return runNormBackward(parseNormBackwardCall('kalmanNorm', dy, saved, options));
+}
+
+/**
+ * kalmanNorm without blocking the event loop: on the CPU, from `ASYNC_MIN_ELEMENTS` elements of x,
+ * the work runs on a libuv worker thread. Bad arguments throw here, before a promise exists. Until
+ * the promise settles, write neither x nor the outputs and running estimates the call writes, and
+ * read none of them (docs/RELIABILITY.md).
+ */
+export function kalmanNormAsync(x: Tensor, options: KalmanNormOptions = {}): Promise<NormResult> {
+  return runNormForwardAsync(parseKalmanNormCall(x, options));
+}
+
+/** kalmanNormBackward without blocking the event loop (as kalmanNormAsync). */
+export function kalmanNormBackwardAsync(dy: Tensor, saved: NormResult['saved'], options: NormBackwardOptions = {}): Promise<NormGradients> {
+  return runNormBackwardAsync(parseNormBackwardCall('kalmanNorm', dy, saved, options));
 }

@@ -1,6 +1,7 @@
 // Running one parsed KN/GKN call (norm-call.ts): make the memory the call writes, put its
 // parameters where the device reads them, and make the one native call
-// (csrc/addon/kalman_norm_binding.cpp), whose argument mirrors the C++ struct field for field.
+// (csrc/addon/kalman_norm_binding.cpp), whose argument mirrors the C++ struct field for field:
+// at once, or (the ...Async ops) on a worker thread.
 import {
   GUARD_STATISTIC_CODE,
   Memory,
@@ -106,8 +107,33 @@ function normResult(y: Tensor, mean: Tensor, variance: Tensor, saved: SavedNorma
   };
 }
 
-/** The forward pass: allocates the outputs not given, then one native call. */
-export function runNormForward(call: NormCall): NormResult {
+/** One native call made ready: run it now or on a worker thread, then build its result. */
+interface ReadyCall<Result> {
+  now(): void;
+  later(): Promise<void>;
+  result(): Result;
+}
+
+/**
+ * Below this many elements of x, an ...Async op runs on the calling thread and returns a resolved
+ * promise: handing the work to a thread and back costs tens of microseconds, about what the work
+ * itself costs there (docs/RELIABILITY.md).
+ */
+export const ASYNC_MIN_ELEMENTS = 1 << 16;
+
+function runNow<Result>(ready: ReadyCall<Result>): Result {
+  ready.now();
+  return ready.result();
+}
+
+/** CPU work of at least ASYNC_MIN_ELEMENTS goes to a worker thread; CUDA only queues work, so it runs now. */
+function runLater<Result>(ready: ReadyCall<Result>, device: CallDevice, elements: number): Promise<Result> {
+  if (device.onGpu || elements < ASYNC_MIN_ELEMENTS) return Promise.resolve(runNow(ready));
+  return ready.later().then(() => ready.result());
+}
+
+/** The forward pass made ready: allocates the outputs not given and builds the one native call's argument. */
+function readyForward(call: NormCall): ReadyCall<NormResult> {
   const device = call.device;
   const [rows, cols] = call.geometry.unitShape;
   const units = rows * cols;
@@ -119,9 +145,11 @@ export function runNormForward(call: NormCall): NormResult {
   const parameters = nativeParameters(call);
   const io = forwardIO(call, y, parameters.gamma);
   const running = call.running;
-  let skipped: Memory | null = null;
+  const skipped = call.mode === 'training' && running ? device.floats(cols) : null;
+  const { out: _outputs, ...forward } = call;
+  const result = (): NormResult => normResult(y, mean, variance, new SavedNormalization(forward, y, parameters, state), skipped);
   if (call.mode === 'fixed') {
-    native().kalmanNormForwardFixed({
+    const args = {
       ...device.placement(),
       io,
       statisticsMean: vectorMemory(running!.mean, device),
@@ -129,32 +157,40 @@ export function runNormForward(call: NormCall): NormResult {
       state,
       mean: mean.memory(),
       var: variance.memory(),
-    });
-  } else {
-    skipped = running ? device.floats(cols) : null;
-    native().kalmanNormForwardTraining({
-      ...device.placement(),
-      io,
-      gain: parameters.gain,
-      priorMean: parameters.priorMean,
-      priorVar: parameters.priorVar,
-      guard: call.guard,
-      guardStatistic: GUARD_STATISTIC_CODE[call.guardStatistic],
-      state,
-      mean: mean.memory(),
-      var: variance.memory(),
-      runningMean: running && vectorMemory(running.mean, device),
-      runningVar: running && vectorMemory(running.var, device),
-      momentum: running?.momentum ?? 0,
-      runningSkipped: skipped,
-    });
+    };
+    return { now: () => native().kalmanNormForwardFixed(args), later: () => native().kalmanNormForwardFixedAsync(args), result };
   }
-  const { out: _outputs, ...forward } = call;
-  return normResult(y, mean, variance, new SavedNormalization(forward, y, parameters, state), skipped);
+  const args = {
+    ...device.placement(),
+    io,
+    gain: parameters.gain,
+    priorMean: parameters.priorMean,
+    priorVar: parameters.priorVar,
+    guard: call.guard,
+    guardStatistic: GUARD_STATISTIC_CODE[call.guardStatistic],
+    state,
+    mean: mean.memory(),
+    var: variance.memory(),
+    runningMean: running && vectorMemory(running.mean, device),
+    runningVar: running && vectorMemory(running.var, device),
+    momentum: running?.momentum ?? 0,
+    runningSkipped: skipped,
+  };
+  return { now: () => native().kalmanNormForwardTraining(args), later: () => native().kalmanNormForwardTrainingAsync(args), result };
 }
 
-/** The backward pass: allocates the gradients not given, then one native call. */
-export function runNormBackward(call: NormBackwardCall): NormGradients {
+/** The forward pass: one native call, on the calling thread. */
+export function runNormForward(call: NormCall): NormResult {
+  return runNow(readyForward(call));
+}
+
+/** The forward pass, on a worker thread when on the CPU and large enough. */
+export function runNormForwardAsync(call: NormCall): Promise<NormResult> {
+  return runLater(readyForward(call), call.device, call.x.size);
+}
+
+/** The backward pass made ready: allocates the gradients not given and builds the one native call's argument. */
+function readyBackward(call: NormBackwardCall): ReadyCall<NormGradients> {
   const { saved, device, out } = call;
   const forward = saved.call;
   const x = forward.x;
@@ -169,7 +205,7 @@ export function runNormBackward(call: NormBackwardCall): NormGradients {
   const dPriorMean = prior ? out.dPriorMean ?? device.zeros(prior.mean.shape) : null;
   const dPriorVar = prior ? out.dPriorVar ?? device.zeros(prior.var.shape) : null;
   const dGain = prior ? (scalarGain ? device.zeros([1]) : out.dGain ?? device.zeros(forward.gain.vector.shape)) : null;
-  native().kalmanNormBackward({
+  const args = {
     ...device.placement(),
     shape: forward.geometry.shape,
     x: x.memory(),
@@ -190,14 +226,27 @@ export function runNormBackward(call: NormBackwardCall): NormGradients {
     dPriorMean: dPriorMean?.memory() ?? null,
     dPriorVar: dPriorVar?.memory() ?? null,
     dGain: dGain?.memory() ?? null,
-  });
-  const gradients: NormGradients = { dx };
-  if (dGamma) gradients.dGamma = dGamma;
-  if (dBeta) gradients.dBeta = dBeta;
-  if (dPriorMean) gradients.dPriorMean = dPriorMean;
-  if (dPriorVar) gradients.dPriorVar = dPriorVar;
-  if (dGain && scalarGain) setScalar(gradients, 'dGain', dGain, device);
-  else if (dGain) gradients.dGain = dGain;
-  if (dResidual) gradients.dResidual = dResidual;
-  return gradients;
+  };
+  const result = (): NormGradients => {
+    const gradients: NormGradients = { dx };
+    if (dGamma) gradients.dGamma = dGamma;
+    if (dBeta) gradients.dBeta = dBeta;
+    if (dPriorMean) gradients.dPriorMean = dPriorMean;
+    if (dPriorVar) gradients.dPriorVar = dPriorVar;
+    if (dGain && scalarGain) setScalar(gradients, 'dGain', dGain, device);
+    else if (dGain) gradients.dGain = dGain;
+    if (dResidual) gradients.dResidual = dResidual;
+    return gradients;
+  };
+  return { now: () => native().kalmanNormBackward(args), later: () => native().kalmanNormBackwardAsync(args), result };
+}
+
+/** The backward pass: one native call, on the calling thread. */
+export function runNormBackward(call: NormBackwardCall): NormGradients {
+  return runNow(readyBackward(call));
+}
+
+/** The backward pass, on a worker thread when on the CPU and large enough. */
+export function runNormBackwardAsync(call: NormBackwardCall): Promise<NormGradients> {
+  return runLater(readyBackward(call), call.device, call.saved.call.x.size);
 }
