@@ -75,6 +75,8 @@ describe('layer and link input (issue 12)', () => {
       { what: 'GroupKalmanNorm guard -1', make: () => new GroupKalmanNorm(4, 2, { guard: -1 }), kind: RangeError, argument: 'guard' },
       { what: 'GroupKalmanNorm activation sigmoid', make: () => new GroupKalmanNorm(4, 2, { activation: 'sigmoid' as 'relu' }), kind: RangeError, argument: 'activation' },
       { what: 'options null', make: () => new GroupKalmanNorm(4, 2, null as never), kind: TypeError, argument: 'options' },
+      { what: "KalmanNorm device 'gpu'", make: () => new KalmanNorm(2, { device: 'gpu' as 'cuda' }), kind: RangeError, argument: 'device' },
+      { what: 'GroupKalmanNorm device a number', make: () => new GroupKalmanNorm(4, 2, { device: 0 as unknown as 'cuda' }), kind: TypeError, argument: 'device' },
     ];
     for (const c of cases) it(`${c.what}: ${c.kind.name} naming ${c.argument}`, () => expectRejected(c.make, c.kind, c.argument));
 

@@ -113,7 +113,9 @@ struct Run {
   std::string failure;
 };
 
-Run run;
+// Never destroyed: the streams' threads outlive static destruction at exit (streams.cpp), and one
+// may still be running a kernel then.
+Run& run = *new Run;
 
 std::string who(const Thread& thread) {
   const uint3 b = thread.block->index, t = thread.index;
