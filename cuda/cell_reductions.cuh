@@ -1,10 +1,14 @@
-// The two reduction kernels of the CUDA backend, generic over what they accumulate (a Policy):
-// run_partials_kernel for NCHW (one warp per run, warp-shuffle merge) and tile_partials_kernel for
-// NHWC (threads along channels, row lanes merged in shared memory). Both write one partial per
-// (cell, chunk) at plan.partial_index; see reduction_plan.h for who reads what.
+// The two statistics kernels of the CUDA backend, generic over what they accumulate (a Policy) and
+// over what the last block does with it (a Finish): run_statistics_kernel for NCHW (one warp per
+// run, warp-shuffle merge) and tile_statistics_kernel for NHWC (threads along channels, row lanes
+// merged in shared memory). Both write one partial per (cell, chunk) at plan.partial_index (see
+// reduction_plan.h for who reads what); the last block to finish folds them and computes the
+// per-unit results, so a whole reduction and what follows from it is one launch.
 //
-// A Policy has: `State` (a small struct of floats), `static State empty()`, `template <int V>
-// void add(State&, int64_t first_element, int64_t cell) const` and `static State merge(a, b)`.
+// A Policy has: `State` (a small struct of floats), `static State empty()`, `Context context(cell)`
+// (what its adds need to know about the cell), `template <int V> void add(State&, int64_t
+// first_element, Context) const` and `static State merge(a, b)`. A Finish is a functor
+// `void operator()(int rank, int threads) const` run by every thread of the last block.
 #pragma once
 
 #include "device_io.cuh"
@@ -20,11 +24,13 @@ template <typename T>
 struct MomentsPolicy {
   using Element = T;
   using State = Moments<float>;
+  using Context = int;  // nothing per cell
   const T* x;
 
   __device__ static State empty() { return State{0.f, 0.f, 0.f}; }
+  __device__ Context context(int64_t) const { return 0; }
   template <int V>
-  __device__ void add(State& state, int64_t first, int64_t) const {
+  __device__ void add(State& state, int64_t first, Context) const {
     float values[V];
     load_floats<T, V>(x + first, values);
 #pragma unroll
@@ -53,19 +59,21 @@ template <typename T, bool kRelu>
 struct GradientPolicy {
   using Element = T;
   using State = GradientSums<float>;
+  using Context = float;  // the cell's center: its unit's posterior mean
+  NormShape shape;
   const T* x;
   const T* dy;
-  const T* y;             // the forward's output (relu only)
-  const float* center;    // per cell
+  const T* y;                   // the forward's output (relu only)
+  const float* posterior_mean;  // per unit
 
   __device__ static State empty() { return State{0.f, 0.f}; }
+  __device__ Context context(int64_t cell) const { return posterior_mean[unit_of_cell_index(shape, cell)]; }
   template <int V>
-  __device__ void add(State& state, int64_t first, int64_t cell) const {
+  __device__ void add(State& state, int64_t first, Context center) const {
     float xs[V], grads[V];
     load_x_and_gradient<T, V, kRelu>(x, dy, y, first, xs, grads);
-    const float c = center[cell];
 #pragma unroll
-    for (int i = 0; i < V; ++i) gradient_add(state, grads[i], xs[i], c);
+    for (int i = 0; i < V; ++i) gradient_add(state, grads[i], xs[i], center);
   }
   __device__ static State merge(const State& a, const State& b) { return merge_gradient_sums(a, b); }
 };
@@ -89,30 +97,54 @@ __device__ __forceinline__ typename Policy::State warp_merge(typename Policy::St
   return state;
 }
 
-// NCHW. Block: kBlockThreads threads = kBlockThreads / 32 warps, one run each.
-template <typename Policy, int V>
-__global__ void __launch_bounds__(kBlockThreads) run_partials_kernel(ReductionPlan plan, Policy policy,
-                                                                     typename Policy::State* partials) {
+// Every block calls this once its partials are written. The last block to arrive runs
+// finish(rank, threads) with every block's partials visible (each block fences its writes before
+// taking a ticket, the last one fences after: the pattern of the CUDA guide's __threadfence
+// example), then sets the ticket back to zero for the next launch on the stream.
+template <typename Finish>
+__device__ void finish_in_last_block(unsigned* ticket, const Finish& finish) {
+  __shared__ unsigned arrived;
+  const int rank = int(threadIdx.y * blockDim.x + threadIdx.x), threads = int(blockDim.x * blockDim.y);
+  __threadfence();
+  __syncthreads();
+  if (rank == 0) arrived = atomicAdd(ticket, 1u);
+  __syncthreads();
+  if (arrived != gridDim.x - 1) return;
+  __threadfence();
+  finish(rank, threads);
+  if (rank == 0) *ticket = 0;
+}
+
+// NCHW. Block: kBlockThreads threads = kBlockThreads / 32 warps, one run each; then the last block
+// finishes.
+template <typename Policy, int V, typename Finish>
+__global__ void __launch_bounds__(kBlockThreads) run_statistics_kernel(ReductionPlan plan, Policy policy,
+                                                                       typename Policy::State* partials,
+                                                                       unsigned* ticket, Finish finish) {
   const int64_t item = int64_t(blockIdx.x) * (kBlockThreads / kWarp) + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
-  if (item >= plan.items()) return;  // the item is the same for the whole warp
-  const RunItem run = run_item(plan, item);
-  typename Policy::State state = Policy::empty();
-  for (int64_t step = 0;; ++step) {
-    const int64_t first = run_element(plan, run, lane, step);
-    if (first < 0) break;
-    policy.template add<V>(state, first, run.cell);
+  if (item < plan.items()) {  // the item is the same for the whole warp
+    const RunItem run = run_item(plan, item);
+    const typename Policy::Context context = policy.context(run.cell);
+    typename Policy::State state = Policy::empty();
+    for (int64_t step = 0;; ++step) {
+      const int64_t first = run_element(plan, run, lane, step);
+      if (first < 0) break;
+      policy.template add<V>(state, first, context);
+    }
+    state = warp_merge<Policy>(state);
+    const int64_t channels = plan.shape.channels;
+    if (lane == 0) partials[plan.partial_index(run.cell / channels, run.cell % channels, run.chunk)] = state;
   }
-  state = warp_merge<Policy>(state);
-  const int64_t channels = plan.shape.channels;
-  if (lane == 0) partials[plan.partial_index(run.cell / channels, run.cell % channels, run.chunk)] = state;
+  finish_in_last_block(ticket, finish);
 }
 
 // NHWC. Block: (tile_channels, row_lanes) threads, one tile; dynamic shared memory holds one State
-// per thread.
-template <typename Policy>
-__global__ void __launch_bounds__(kBlockThreads) tile_partials_kernel(ReductionPlan plan, Policy policy,
-                                                                      typename Policy::State* partials) {
+// per thread. Then the last block finishes.
+template <typename Policy, typename Finish>
+__global__ void __launch_bounds__(kBlockThreads) tile_statistics_kernel(ReductionPlan plan, Policy policy,
+                                                                        typename Policy::State* partials,
+                                                                        unsigned* ticket, Finish finish) {
   using State = typename Policy::State;
   KN_DYNAMIC_SHARED(unsigned char, shared_bytes);
   State* lanes = reinterpret_cast<State*>(shared_bytes);
@@ -120,29 +152,32 @@ __global__ void __launch_bounds__(kBlockThreads) tile_partials_kernel(ReductionP
   const int channel_lane = threadIdx.x, row_lane = threadIdx.y;
   const int64_t cell = tile.sample * plan.shape.channels + tile.channel_begin + channel_lane;
   State state = Policy::empty();
-  for (int64_t step = 0;; ++step) {
-    const int64_t element = tile_element(plan, tile, channel_lane, row_lane, step);
-    if (element < 0) break;
-    policy.template add<1>(state, element, cell);
+  if (channel_lane < tile.channels) {
+    const typename Policy::Context context = policy.context(cell);
+    for (int64_t step = 0;; ++step) {
+      const int64_t element = tile_element(plan, tile, channel_lane, row_lane, step);
+      if (element < 0) break;
+      policy.template add<1>(state, element, context);
+    }
   }
   lanes[row_lane * blockDim.x + channel_lane] = state;
   __syncthreads();
-  if (row_lane != 0 || channel_lane >= tile.channels) return;
-  for (unsigned r = 1; r < blockDim.y; ++r) state = Policy::merge(state, lanes[r * blockDim.x + channel_lane]);
-  partials[plan.partial_index(tile.sample, tile.channel_begin + channel_lane, tile.chunk)] = state;
+  if (row_lane == 0 && channel_lane < tile.channels) {
+    for (unsigned r = 1; r < blockDim.y; ++r) state = Policy::merge(state, lanes[r * blockDim.x + channel_lane]);
+    partials[plan.partial_index(tile.sample, tile.channel_begin + channel_lane, tile.chunk)] = state;
+  }
+  finish_in_last_block(ticket, finish);
 }
 
-// Folds each cell's partials in chunk order: one thread per cell.
+// A cell's partials merged in chunk order (for the finishing block).
 template <typename Policy>
-__global__ void fold_cells_kernel(ReductionPlan plan, const typename Policy::State* partials,
-                                  typename Policy::State* cells) {
-  const int64_t cell = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (cell >= plan.shape.cells()) return;
+__device__ typename Policy::State fold_partials(const ReductionPlan& plan, const typename Policy::State* partials,
+                                                int64_t cell) {
   const int64_t sample = cell / plan.shape.channels, channel = cell % plan.shape.channels;
   typename Policy::State total = partials[plan.partial_index(sample, channel, 0)];
   for (int64_t chunk = 1; chunk < plan.chunks; ++chunk)
     total = Policy::merge(total, partials[plan.partial_index(sample, channel, chunk)]);
-  cells[cell] = total;
+  return total;
 }
 
 }  // namespace kn::cuda

@@ -1,6 +1,6 @@
 // Host-side error handling of the CUDA backend: every CUDA call and launch is checked, and a
 // failure becomes a CudaError naming the op and the CUDA error (the addon turns it into a
-// JavaScript Error). Scratch memory is stream-ordered, so nothing here synchronizes.
+// JavaScript Error). Nothing here synchronizes.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -24,24 +24,6 @@ inline void check(cudaError_t status, const char* op, const char* what) {
 
 // Checks the launch just queued (bad configuration, no device, ...).
 inline void check_launch(const char* op, const char* kernel) { check(cudaGetLastError(), op, kernel); }
-
-// Device memory for `count` values of T, allocated and freed in stream order.
-template <typename T>
-class Scratch {
- public:
-  Scratch(int64_t count, cudaStream_t stream, const char* op) : stream_(stream) {
-    check(cudaMallocAsync(reinterpret_cast<void**>(&data_), size_t(count > 0 ? count : 1) * sizeof(T), stream), op,
-          "cudaMallocAsync");
-  }
-  ~Scratch() { cudaFreeAsync(data_, stream_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* get() const { return data_; }
-
- private:
-  T* data_ = nullptr;
-  cudaStream_t stream_;
-};
 
 // Blocks of kBlockThreads for a one-thread-per-item kernel.
 inline unsigned blocks_for(int64_t items, int threads) { return unsigned((items + threads - 1) / threads); }

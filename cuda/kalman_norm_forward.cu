@@ -1,9 +1,12 @@
-// CUDA forward of KN and GKN. Training: the reduction (cell_reductions.cuh) gives per-cell
-// moments; one thread per unit merges its cells; one block computes the guard statistic; one thread
-// per unit fuses the prior; one thread per cell forms its coefficients; then the element pass walks
-// the same plan and writes y with the fused epilogue, 16 bytes per load in NCHW where alignment
-// allows. Every formula is a shared function the CPU backend calls too (csrc/common/kalman_norm_
-// units.h, kalman_norm_cells.h, kalman_norm_math.h).
+// CUDA forward of KN and GKN. Training is two launches: the statistics kernel
+// (cell_reductions.cuh) leaves per-cell partials, and its last block folds them, observes each unit,
+// decides the guard, fuses each unit with its prior and updates the running estimates; then the
+// element pass walks the same plan and writes y with the fused epilogue, 16 bytes per load in NCHW
+// where alignment allows, each thread forming its cell's coefficients from the unit's posterior.
+// Inference (fixed statistics) is one launch. Scratch lives in the stream's workspace
+// (workspace.h), so a call allocates nothing once its stream has seen one of its size. Every
+// formula is a shared function the CPU backend calls too (csrc/common/kalman_norm_units.h,
+// kalman_norm_cells.h, kalman_norm_math.h).
 #include "../csrc/common/kalman_norm_cells.h"
 #include "../csrc/common/kalman_norm_units.h"
 #include "kalman_norm_cuda.h"
@@ -14,83 +17,94 @@ namespace {
 
 constexpr const char* kOp = "kalmanNorm";
 
-// One thread per unit: merge the unit's cells in a fixed order.
-__global__ void unit_observations_kernel(NormShape shape, const Moments<float>* cells, float* observed_mean,
-                                         float* observed_var) {
-  const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (unit >= shape.units()) return;
-  const UnitObservation observation = unit_observation(shape, cells, unit);
-  observed_mean[unit] = observation.mean;
-  observed_var[unit] = observation.var;
-}
-
-// One block of kGuardLanes threads, one per lane: *fired = whether the guard statistic r reaches
-// the threshold, summed in the order kGuardLanes defines (kalman_norm_math.h), as the CPU does.
-__global__ void __launch_bounds__(kGuardLanes) guard_kernel(TrainingForward args, int* fired) {
+// KN-SPEC 1.4 in one block: *guard_fired = whether the guard statistic reaches the threshold,
+// summed in kGuardLanes lanes and then a fixed tree (kalman_norm_math.h), as the CPU does; 0
+// without a prior.
+__device__ void decide_guard(const TrainingForward& args, int rank, int threads) {
   __shared__ double lanes[kGuardLanes];
-  lanes[threadIdx.x] = guard_lane_sum(args, int(threadIdx.x));
+  if (!args.prior_mean.values) {
+    if (rank == 0) *args.state.guard_fired = 0;
+    return;
+  }
+  for (int lane = rank; lane < kGuardLanes; lane += threads) lanes[lane] = guard_lane_sum(args, lane);
   __syncthreads();
   for (int stride = kGuardLanes / 2; stride > 0; stride /= 2) {
-    if (int(threadIdx.x) < stride) guard_tree_step(lanes, int(threadIdx.x), stride);
+    for (int lane = rank; lane < stride; lane += threads) guard_tree_step(lanes, lane, stride);
     __syncthreads();
   }
-  if (threadIdx.x == 0) *fired = guard_decision(args, lanes[0]);
+  if (rank == 0) *args.state.guard_fired = guard_decision(args, lanes[0]);
 }
 
-// One thread per unit: the posterior (fused when a prior was given and the guard did not fire).
-__global__ void posterior_kernel(TrainingForward args) {
-  const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (unit >= args.io.shape.units()) return;
-  write_unit_posterior(args, unit, prior_used(args.prior_mean, args.state.guard_fired));
-}
+// The statistics kernel's last block: KN-SPEC 1.1-1.7 from the partials, in phases that each read
+// what the one before wrote (a __syncthreads between them).
+struct ForwardFinish {
+  TrainingForward args;
+  ReductionPlan plan;
+  const Moments<float>* partials;
+  Moments<float>* cells;
 
-// One thread per column: the running estimates (kalman_norm_math.h), skipped[column] = 1 when left unchanged.
-__global__ void running_kernel(NormShape shape, const float* posterior_mean, const float* posterior_var,
-                               float momentum, float* running_mean, float* running_var, float* skipped) {
-  const int64_t column = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (column >= shape.unit_cols()) return;
-  const bool updated = update_running_column(posterior_mean + column, posterior_var + column, shape.unit_rows(),
-                                             shape.unit_cols(), momentum, running_mean + column, running_var + column);
-  skipped[column] = updated ? 0.f : 1.f;
-}
+  __device__ void operator()(int rank, int threads) const {
+    const NormShape& shape = args.io.shape;
+    const UnitState& state = args.state;
+    for (int64_t cell = rank; cell < shape.cells(); cell += threads)
+      cells[cell] = fold_partials<MomentsPolicy<float>>(plan, partials, cell);
+    __syncthreads();
+    for (int64_t unit = rank; unit < shape.units(); unit += threads) {
+      const UnitObservation observation = unit_observation(shape, cells, unit);
+      state.observed_mean[unit] = observation.mean;
+      state.observed_var[unit] = observation.var;
+    }
+    __syncthreads();
+    decide_guard(args, rank, threads);
+    __syncthreads();
+    const bool fused = prior_used(args.prior_mean, state.guard_fired);
+    for (int64_t unit = rank; unit < shape.units(); unit += threads) write_unit_posterior(args, unit, fused);
+    if (!args.running_mean) return;
+    __syncthreads();
+    // Per column: the running estimates (kalman_norm_math.h), skipped[column] = 1 when left unchanged.
+    for (int64_t column = rank; column < shape.unit_cols(); column += threads) {
+      const bool updated = update_running_column(state.posterior_mean + column, args.var + column, shape.unit_rows(),
+                                                 shape.unit_cols(), args.momentum, args.running_mean + column,
+                                                 args.running_var + column);
+      args.running_skipped[column] = updated ? 0.f : 1.f;
+    }
+  }
+};
 
-// One thread per unit: the state of a forward with fixed statistics; thread 0 clears the guard flag.
-__global__ void fixed_state_kernel(FixedStatisticsForward args) {
-  const int64_t unit = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (unit == 0) *args.state.guard_fired = 0;
-  if (unit < args.io.shape.units()) write_fixed_unit(args, unit);
-}
+// A cell's coefficients from the per-unit posterior the statistics kernel wrote.
+struct PosteriorCoefficients {
+  NormShape shape;
+  const float* unit_mean;
+  const float* unit_rstd;
+  const float* gamma;
+  const float* beta;
 
-// One thread per cell: center = mean, scale = gamma * rstd, shift = beta.
-__global__ void cell_coefficients_kernel(NormShape shape, const float* unit_mean, const float* unit_rstd,
-                                         const float* gamma, const float* beta, float* center, float* scale,
-                                         float* shift) {
-  const int64_t cell = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (cell >= shape.cells()) return;
-  const NormalizeCell k = normalize_cell(unit_mean, unit_rstd, gamma, beta, unit_of_cell_index(shape, cell),
-                                         cell % shape.channels);
-  center[cell] = k.center;
-  scale[cell] = k.scale;
-  shift[cell] = k.shift;
-}
+  __device__ NormalizeCell of(int64_t cell) const {
+    return normalize_cell(unit_mean, unit_rstd, gamma, beta, unit_of_cell_index(shape, cell), cell % shape.channels);
+  }
+};
+
+// A cell's coefficients straight from fixed statistics (inference).
+struct FixedCoefficients {
+  FixedStatisticsForward args;
+
+  __device__ NormalizeCell of(int64_t cell) const {
+    const NormShape& shape = args.io.shape;
+    return fixed_normalize_cell(args, unit_of_cell_index(shape, cell), cell % shape.channels);
+  }
+};
 
 // y = act((x - center) * scale + shift + residual) for the elements of one thread.
-template <typename T, bool kResidual, bool kRelu>
+template <typename T, bool kResidual, bool kRelu, typename Coefficients>
 struct NormalizeOp {
   using Element = T;
   const T* x;
   const T* residual;
   T* y;
-  const float* cell_center;
-  const float* cell_scale;
-  const float* cell_shift;
-  float center, scale, shift;
+  Coefficients coefficients;
+  NormalizeCell k;
 
-  __device__ void begin_cell(int64_t cell) {
-    center = cell_center[cell];
-    scale = cell_scale[cell];
-    shift = cell_shift[cell];
-  }
+  __device__ void begin_cell(int64_t cell) { k = coefficients.of(cell); }
   template <int V>
   __device__ void apply(int64_t first) const {
     float values[V], added[V];
@@ -98,58 +112,66 @@ struct NormalizeOp {
     if constexpr (kResidual) load_floats<T, V>(residual + first, added);
 #pragma unroll
     for (int i = 0; i < V; ++i)
-      values[i] = normalize_element<kResidual, kRelu>(values[i], kResidual ? added[i] : 0.f, center, scale, shift);
+      values[i] = normalize_element<kResidual, kRelu>(values[i], kResidual ? added[i] : 0.f, k.center, k.scale, k.shift);
     store_floats<T, V>(y + first, values);
   }
 };
 
-// Per-cell coefficients from per-unit statistics, then the element pass.
-template <typename T>
-void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean, const float* unit_rstd,
-                                    cudaStream_t stream) {
-  const NormShape& shape = io.shape;
-  Scratch<float> center(shape.cells(), stream, kOp), scale(shape.cells(), stream, kOp), shift(shape.cells(), stream, kOp);
-  launch_kernel(cell_coefficients_kernel, blocks_for(shape.cells(), kBlockThreads), kBlockThreads, 0, stream,
-      shape, unit_mean, unit_rstd, io.epilogue.gamma, io.epilogue.beta, center.get(), scale.get(), shift.get());
-  check_launch(kOp, "cell_coefficients_kernel");
-  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data, io.y.data, io.epilogue.residual.data}));
+// Inference in one launch: the threads of the grid write the state of the units (and clear the
+// guard flag) while each walks its share of the plan with coefficients from the statistics.
+template <int V, typename Op>
+__global__ void __launch_bounds__(kBlockThreads) fixed_forward_kernel(ReductionPlan plan, Op op, FixedStatisticsForward args) {
+  const int64_t threads = int64_t(gridDim.x) * blockDim.x * blockDim.y;
+  const int64_t rank = int64_t(blockIdx.x) * blockDim.x * blockDim.y + threadIdx.y * blockDim.x + threadIdx.x;
+  if (rank == 0) *args.state.guard_fired = 0;
+  for (int64_t unit = rank; unit < args.io.shape.units(); unit += threads) write_fixed_unit(args, unit);
+  walk_plan<V>(plan, op);
+}
+
+template <typename Op>
+void launch_fixed_forward(const ReductionPlan& plan, const Op& op, const FixedStatisticsForward& args, cudaStream_t stream) {
+  constexpr int kVector = kVectorWidth<typename Op::Element>;
+  const PlanLaunch launch = plan_launch(plan);
+  if (plan.runs() && plan.vector_width == kVector)
+    launch_kernel(fixed_forward_kernel<kVector, Op>, launch.blocks, launch.threads, 0, stream, plan, op, args);
+  else launch_kernel(fixed_forward_kernel<1, Op>, launch.blocks, launch.threads, 0, stream, plan, op, args);
+  check_launch(kOp, "fixed_forward_kernel");
+}
+
+// Runs `with(op)` on the NormalizeOp of the io's epilogue (residual and relu or not).
+template <typename T, typename Coefficients, typename With>
+void with_normalize_op(const ForwardIO& io, const Coefficients& coefficients, With&& with) {
   const T* x = io.x.as<T>();
   const T* residual = io.epilogue.residual.as<T>();
   T* y = io.y.as<T>();
-  const float *c = center.get(), *a = scale.get(), *b = shift.get();
-  if (residual && io.epilogue.relu) launch_walk(plan, NormalizeOp<T, true, true>{x, residual, y, c, a, b}, stream, kOp);
-  else if (residual) launch_walk(plan, NormalizeOp<T, true, false>{x, residual, y, c, a, b}, stream, kOp);
-  else if (io.epilogue.relu) launch_walk(plan, NormalizeOp<T, false, true>{x, residual, y, c, a, b}, stream, kOp);
-  else launch_walk(plan, NormalizeOp<T, false, false>{x, residual, y, c, a, b}, stream, kOp);
+  if (residual && io.epilogue.relu) with(NormalizeOp<T, true, true, Coefficients>{x, residual, y, coefficients});
+  else if (residual) with(NormalizeOp<T, true, false, Coefficients>{x, residual, y, coefficients});
+  else if (io.epilogue.relu) with(NormalizeOp<T, false, true, Coefficients>{x, residual, y, coefficients});
+  else with(NormalizeOp<T, false, false, Coefficients>{x, residual, y, coefficients});
 }
 
 template <typename T>
 void forward_training(const TrainingForward& args, cudaStream_t stream) {
-  const NormShape& shape = args.io.shape;
-  const UnitState& state = args.state;
-  int* guard_fired = state.guard_fired;
-  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({args.io.x.data}));
-  Scratch<Moments<float>> cells(shape.cells(), stream, kOp);
-  reduce_cells(plan, MomentsPolicy<T>{args.io.x.as<T>()}, cells.get(), stream, kOp);
-  const unsigned unit_blocks = blocks_for(shape.units(), kBlockThreads);
-  launch_kernel(unit_observations_kernel, unit_blocks, kBlockThreads, 0, stream,
-      shape, cells.get(), state.observed_mean, state.observed_var);
-  check_launch(kOp, "unit_observations_kernel");
-  if (args.prior_mean.values) {
-    launch_kernel(guard_kernel, 1, kGuardLanes, 0, stream, args, guard_fired);
-    check_launch(kOp, "guard_kernel");
-  } else {
-    check(cudaMemsetAsync(guard_fired, 0, sizeof(int), stream), kOp, "cudaMemsetAsync");
-  }
-  launch_kernel(posterior_kernel, unit_blocks, kBlockThreads, 0, stream, args);
-  check_launch(kOp, "posterior_kernel");
-  normalize_with_unit_statistics<T>(args.io, state.posterior_mean, state.rstd, stream);
-  if (args.running_mean) {
-    launch_kernel(running_kernel, blocks_for(shape.unit_cols(), kBlockThreads), kBlockThreads, 0, stream,
-        shape, state.posterior_mean, args.var, args.momentum, args.running_mean, args.running_var,
-        args.running_skipped);
-    check_launch(kOp, "running_kernel");
-  }
+  const ForwardIO& io = args.io;
+  const NormShape& shape = io.shape;
+  const ReductionPlan statistics_plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data}));
+  WorkspaceLayout layout;
+  const size_t partials_at = layout.add<Moments<float>>(statistics_plan.partials());
+  const size_t cells_at = layout.add<Moments<float>>(shape.cells());
+  const WorkspaceLease workspace(stream, layout, kOp);
+  Moments<float>* partials = workspace.at<Moments<float>>(partials_at);
+  const ForwardFinish finish{args, statistics_plan, partials, workspace.at<Moments<float>>(cells_at)};
+  launch_statistics(statistics_plan, MomentsPolicy<T>{io.x.as<T>()}, partials, workspace.ticket(), finish, stream, kOp);
+  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data, io.y.data, io.epilogue.residual.data}));
+  const PosteriorCoefficients coefficients{shape, args.state.posterior_mean, args.state.rstd, io.epilogue.gamma, io.epilogue.beta};
+  with_normalize_op<T>(io, coefficients, [&](const auto& op) { launch_walk(plan, op, stream, kOp); });
+}
+
+template <typename T>
+void forward_fixed(const FixedStatisticsForward& args, cudaStream_t stream) {
+  const ForwardIO& io = args.io;
+  const ReductionPlan plan = make_reduction_plan(io.shape, vector_width_for<T>({io.x.data, io.y.data, io.epilogue.residual.data}));
+  with_normalize_op<T>(io, FixedCoefficients{args}, [&](const auto& op) { launch_fixed_forward(plan, op, args, stream); });
 }
 
 }  // namespace
@@ -159,11 +181,7 @@ void kalman_norm_forward_training(const TrainingForward& args, cudaStream_t stre
 }
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args, cudaStream_t stream) {
-  launch_kernel(fixed_state_kernel, blocks_for(args.io.shape.units(), kBlockThreads), kBlockThreads, 0, stream, args);
-  check_launch(kOp, "fixed_state_kernel");
-  with_dtype(args.io.x.dtype, [&](auto tag) {
-    normalize_with_unit_statistics<typename decltype(tag)::type>(args.io, args.state.posterior_mean, args.state.rstd, stream);
-  });
+  with_dtype(args.io.x.dtype, [&](auto tag) { forward_fixed<typename decltype(tag)::type>(args, stream); });
 }
 
 }  // namespace kn::cuda

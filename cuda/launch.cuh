@@ -6,6 +6,7 @@
 #include "cuda_check.h"
 #include "element_passes.cuh"
 #include "cell_reductions.cuh"
+#include "workspace.h"
 
 namespace kn::cuda {
 
@@ -34,31 +35,29 @@ int vector_width_for(std::initializer_list<const void*> pointers) {
   return kVectorWidth<T>;
 }
 
-// Runs the reduction of `policy` over the plan and folds it into one State per cell.
-template <typename Policy>
-void reduce_cells(const ReductionPlan& plan, const Policy& policy, typename Policy::State* cells,
-                  cudaStream_t stream, const char* op) {
+// Launches the statistics kernel of `policy` over the plan: one partial per (cell, chunk) into
+// `partials` (plan.partials() States), then `finish` in the last block (cell_reductions.cuh).
+// `ticket` is the workspace's (workspace.h): zero before the launch, zero again after it.
+template <typename Policy, typename Finish>
+void launch_statistics(const ReductionPlan& plan, const Policy& policy, typename Policy::State* partials, unsigned* ticket,
+                       const Finish& finish, cudaStream_t stream, const char* op) {
   using State = typename Policy::State;
   constexpr int kVector = kVectorWidth<typename Policy::Element>;
-  Scratch<State> partials(plan.partials(), stream, op);
   const PlanLaunch launch = plan_launch(plan);
   if (plan.runs()) {
     if (plan.vector_width == kVector)
-      launch_kernel(run_partials_kernel<Policy, kVector>, launch.blocks, launch.threads, 0, stream,
-          plan, policy, partials.get());
+      launch_kernel(run_statistics_kernel<Policy, kVector, Finish>, launch.blocks, launch.threads, 0, stream,
+          plan, policy, partials, ticket, finish);
     else
-      launch_kernel(run_partials_kernel<Policy, 1>, launch.blocks, launch.threads, 0, stream,
-          plan, policy, partials.get());
-    check_launch(op, "run_partials_kernel");
+      launch_kernel(run_statistics_kernel<Policy, 1, Finish>, launch.blocks, launch.threads, 0, stream,
+          plan, policy, partials, ticket, finish);
+    check_launch(op, "run_statistics_kernel");
   } else {
     const size_t shared = size_t(plan.tile_channels) * plan.row_lanes * sizeof(State);
-    launch_kernel(tile_partials_kernel<Policy>, launch.blocks, launch.threads, shared, stream,
-        plan, policy, partials.get());
-    check_launch(op, "tile_partials_kernel");
+    launch_kernel(tile_statistics_kernel<Policy, Finish>, launch.blocks, launch.threads, shared, stream,
+        plan, policy, partials, ticket, finish);
+    check_launch(op, "tile_statistics_kernel");
   }
-  launch_kernel(fold_cells_kernel<Policy>, blocks_for(plan.shape.cells(), kBlockThreads), kBlockThreads, 0, stream,
-      plan, partials.get(), cells);
-  check_launch(op, "fold_cells_kernel");
 }
 
 }  // namespace kn::cuda

@@ -181,12 +181,18 @@ export interface NativeAddon {
   emulatorRaceMode?(on: boolean): void;
 }
 
-/** Cumulative counts of the SIMT emulator: kernel launches, device allocations, global-memory bytes read and written by copies, memsets and kernels. */
+/**
+ * Cumulative counts of the SIMT emulator: kernel launches, device allocations, global-memory bytes
+ * read and written by copies, memsets and kernels, copies between host and device memory, and
+ * calls that made the host wait for the device (synchronizes, blocking copies and memsets).
+ */
 export interface EmulatorCounters {
   launches: number;
   allocations: number;
   bytesRead: number;
   bytesWritten: number;
+  hostTransfers: number;
+  hostWaits: number;
 }
 
 export interface CudaDevice {

@@ -161,6 +161,12 @@ export class Tensor {
     else native().copyToDevice!(this.deviceBuffer(), values, DEFAULT_STREAM);
   }
 
+  /** @internal Sets every element to zero (on CUDA a memset queued on the package's stream: no host copy). */
+  zero(): void {
+    if (this.device === 'cpu') this.toArray().fill(0);
+    else native().zeroDevice!(this.deviceBuffer(), DEFAULT_STREAM);
+  }
+
   /** @internal The same memory under another shape of the same size (not owning it). */
   view(shape: readonly number[]): Tensor {
     const memory = this.memory();

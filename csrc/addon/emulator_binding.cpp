@@ -8,7 +8,7 @@
 namespace kn::addon {
 namespace {
 
-// emulatorCounters() -> { launches, allocations, bytesRead, bytesWritten }, cumulative
+// emulatorCounters() -> { launches, allocations, bytesRead, bytesWritten, hostTransfers, hostWaits }, cumulative
 Napi::Value emulator_counters(const Napi::CallbackInfo& info) {
   const kn_emu::Counters counters = kn_emu::counters();
   auto result = Napi::Object::New(info.Env());
@@ -16,6 +16,8 @@ Napi::Value emulator_counters(const Napi::CallbackInfo& info) {
   result.Set("allocations", double(counters.allocations));
   result.Set("bytesRead", double(counters.bytes_read));
   result.Set("bytesWritten", double(counters.bytes_written));
+  result.Set("hostTransfers", double(counters.host_transfers));
+  result.Set("hostWaits", double(counters.host_waits));
   return result;
 }
 

@@ -30,11 +30,16 @@ struct NormalizeCell {
   float shift;   // beta_c
 };
 
-// The coefficients of a cell of `unit` and `channel`, from the unit's mean and 1/sqrt(var + eps);
-// gamma null means 1, beta null means 0.
+// The coefficients of a cell of `channel` whose unit has this mean and 1/sqrt(var + eps); gamma
+// null means 1, beta null means 0.
+KN_HOST_DEVICE NormalizeCell normalize_cell(float mean, float rstd, const float* gamma, const float* beta, int64_t channel) {
+  return NormalizeCell{mean, (gamma ? gamma[channel] : 1.f) * rstd, beta ? beta[channel] : 0.f};
+}
+
+// The same from the per-unit arrays, for a cell of `unit` and `channel`.
 KN_HOST_DEVICE NormalizeCell normalize_cell(const float* unit_mean, const float* unit_rstd, const float* gamma,
                                             const float* beta, int64_t unit, int64_t channel) {
-  return NormalizeCell{unit_mean[unit], (gamma ? gamma[channel] : 1.f) * unit_rstd[unit], beta ? beta[channel] : 0.f};
+  return normalize_cell(unit_mean[unit], unit_rstd[unit], gamma, beta, channel);
 }
 
 // KN-SPEC 1.6 for one element, with the fused epilogue: act((x - center) * scale + shift [+ residual]).

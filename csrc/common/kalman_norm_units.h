@@ -87,6 +87,14 @@ KN_HOST_DEVICE void write_fixed_unit(const FixedStatisticsForward& args, int64_t
   state.rstd[unit] = inverse_std(var, args.io.eps);
 }
 
+// The normalize coefficients of a cell of `unit` under fixed statistics, straight from them: the
+// same bits as from the state write_fixed_unit writes (the GPU's one-launch inference computes them
+// where it needs them, without waiting for that state).
+KN_HOST_DEVICE NormalizeCell fixed_normalize_cell(const FixedStatisticsForward& args, int64_t unit, int64_t channel) {
+  return normalize_cell(args.statistics_mean[unit], inverse_std(args.statistics_var[unit], args.io.eps),
+                        args.io.epilogue.gamma, args.io.epilogue.beta, channel);
+}
+
 // ---- Backward --------------------------------------------------------------------------------
 
 // What the backward pass knows about `unit` from the forward's arrays. `fused`: prior_used().

@@ -10,12 +10,17 @@ namespace kn_emu {
 
 // Cumulative since the process started. Bytes count device (global) memory read and written by
 // copies, memsets and kernels; a kernel's bytes are every load and store of every thread, so a
-// value many threads load counts many times (a GPU's caches would serve most of them).
+// value many threads load counts many times (a GPU's caches would serve most of them). Host
+// transfers are copies between host and device memory; host waits are calls that block the host
+// until the device is done (a synchronize, a blocking copy or memset): neither can be in a step
+// that is captured into a CUDA graph.
 struct Counters {
   uint64_t launches;
   uint64_t allocations;
   uint64_t bytes_read;
   uint64_t bytes_written;
+  uint64_t host_transfers;
+  uint64_t host_waits;
 };
 Counters counters();
 

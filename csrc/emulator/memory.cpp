@@ -125,6 +125,7 @@ cudaError_t cudaMemcpyAsync(void* target, const void* source, size_t bytes, cuda
   if ((from_device && !device_range(source, bytes)) || (to_device && !device_range(target, bytes)) ||
       kind == cudaMemcpyDefault)
     return fail(cudaErrorInvalidValue);
+  if (kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToHost) ++host_transfer_count;
   if (kind == cudaMemcpyHostToDevice) {
     // Pageable host memory is staged at the call, so the caller may reuse it on return.
     auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(source), static_cast<const char*>(source) + bytes);
@@ -147,6 +148,7 @@ cudaError_t cudaMemcpyAsync(void* target, const void* source, size_t bytes, cuda
   });
   if (kind == cudaMemcpyDeviceToHost) {
     // Into pageable host memory the call returns once the copy is done, as CUDA's does.
+    ++host_wait_count;
     while (!done->load()) std::this_thread::sleep_for(std::chrono::microseconds(20));
     return take_fault();
   }
@@ -156,6 +158,7 @@ cudaError_t cudaMemcpyAsync(void* target, const void* source, size_t bytes, cuda
 cudaError_t cudaMemcpy(void* target, const void* source, size_t bytes, cudaMemcpyKind kind) {
   const cudaError_t queued = cudaMemcpyAsync(target, source, bytes, kind, nullptr);
   if (queued != cudaSuccess) return queued;
+  if (kind != cudaMemcpyDeviceToHost) ++host_wait_count;  // that one has counted its wait
   legacy_stream()->drain();
   return take_fault();
 }
@@ -176,6 +179,7 @@ cudaError_t cudaMemsetAsync(void* target, int value, size_t bytes, cudaStream_t 
 cudaError_t cudaMemset(void* target, int value, size_t bytes) {
   const cudaError_t queued = cudaMemsetAsync(target, value, bytes, nullptr);
   if (queued != cudaSuccess) return queued;
+  ++host_wait_count;
   legacy_stream()->drain();
   return take_fault();
 }

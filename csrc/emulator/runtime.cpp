@@ -16,7 +16,7 @@
 namespace kn_emu {
 
 std::mutex device_lock;
-std::atomic<uint64_t> allocation_count{0}, read_bytes{0}, written_bytes{0};
+std::atomic<uint64_t> allocation_count{0}, read_bytes{0}, written_bytes{0}, host_transfer_count{0}, host_wait_count{0};
 
 namespace {
 
@@ -107,7 +107,10 @@ void enqueue_launch(cudaStream_t stream, KernelLaunch launch) {
   queue->push([shared] { run_launch(*shared); });
 }
 
-Counters counters() { return Counters{launch_count.load(), allocation_count.load(), read_bytes.load(), written_bytes.load()}; }
+Counters counters() {
+  return Counters{launch_count.load(),  allocation_count.load(),    read_bytes.load(),
+                  written_bytes.load(), host_transfer_count.load(), host_wait_count.load()};
+}
 
 void set_race_mode(bool on) { race_mode = on; }
 

@@ -75,7 +75,7 @@ namespace kn_emu {
 // One kernel, copy or memset runs at a time, under this lock.
 extern std::mutex device_lock;
 
-extern std::atomic<uint64_t> allocation_count, read_bytes, written_bytes;
+extern std::atomic<uint64_t> allocation_count, read_bytes, written_bytes, host_transfer_count, host_wait_count;
 
 // Sets this host thread's last error (cudaGetLastError) and returns it.
 cudaError_t fail(cudaError_t error);

@@ -65,6 +65,7 @@ cudaError_t set_stream_delay(cudaStream_t stream, unsigned microseconds) {
 using namespace kn_emu;
 
 cudaError_t cudaDeviceSynchronize() {
+  ++host_wait_count;
   std::vector<CUstream_st*> all;
   {
     std::lock_guard<std::mutex> lock(handle_lock);
@@ -100,6 +101,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   CUstream_st* queue = find_stream(stream);
   if (!queue) return fail(cudaErrorInvalidResourceHandle);
+  ++host_wait_count;
   queue->drain();
   return take_fault();
 }
@@ -164,6 +166,7 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   std::shared_ptr<CUevent_st> owned = find_event(event);
   if (!owned) return fail(cudaErrorInvalidResourceHandle);
+  ++host_wait_count;
   std::unique_lock<std::mutex> lock(owned->mutex);
   const uint64_t record = owned->recorded;
   owned->changed.wait(lock, [&] { return owned->completed >= record; });

@@ -5,7 +5,7 @@ import { Device, Tensor } from '../tensor';
 import { StatVector, checkActivation, checkEps, checkGuard, checkGuardStatistic, checkScalarGain } from '../ops/arguments';
 import { Activation, GuardStatistic, NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
 import { NormBackwardCall, NormCall, parseNormBackwardCall } from '../ops/norm-call';
-import { runNormBackward, runNormBackwardAsync, runNormForward, runNormForwardAsync } from '../ops/norm-run';
+import { posteriorShape, runNormBackward, runNormBackwardAsync, runNormForward, runNormForwardAsync } from '../ops/norm-run';
 import { SavedNormalization } from '../ops/saved-state';
 import { MomentRows, accumulateInto } from '../ops/transitions';
 import { MomentNode, NormalizedSource, RowsGradient } from './moment-graph';
@@ -210,7 +210,10 @@ export abstract class NormalizationLayer implements NormalizedSource {
     });
     this.usedPriorNode = usePriorNode;
     this.linkedShape = linked?.mean.shape ?? null;
-    return call;
+    // The posterior outputs too are the layer's own, reused from step to step.
+    const posterior = posteriorShape(call);
+    const mean = this.outputs.vector('mean', posterior, x.device), variance = this.outputs.vector('var', posterior, x.device);
+    return { ...call, out: { ...call.out, mean, var: variance } };
   }
 
   private afterForward(result: NormResult): NormResult {
@@ -223,24 +226,29 @@ export abstract class NormalizationLayer implements NormalizedSource {
   private backwardCall(dy: Tensor, options: Omit<NormBackwardOptions, 'out'>): NormBackwardCall {
     this.checkIdle('backward');
     if (!this.saved) throw new Error('backward: call forward first');
-    const x = this.saved.call.x;
+    const forward = this.saved.call;
+    const x = forward.x;
     const received = this.pending.posterior;
     if (received && (options.dMean !== undefined || options.dVar !== undefined))
       throw new Error('dMean: this layer already receives its posterior gradient from linked layers');
-    return parseNormBackwardCall(this.saved.call.op, dy, this.saved, {
+    const prior = forward.prior;
+    return parseNormBackwardCall(forward.op, dy, this.saved, {
       ...options,
       ...(received ? { dMean: received.dMean, dVar: received.dVar } : {}),
       out: {
         dx: this.outputs.get('dx', x),
+        dResidual: forward.residual ? this.outputs.get('dResidual', x) : undefined,
         dGamma: this.grad.gamma ?? undefined,
         dBeta: this.grad.beta ?? undefined,
         dGain: this.grad.gain,
+        dPriorMean: prior ? this.outputs.vector('dPriorMean', prior.mean.shape, x.device) : undefined,
+        dPriorVar: prior ? this.outputs.vector('dPriorVar', prior.var.shape, x.device) : undefined,
       },
     });
   }
 
   private afterBackward(gradients: NormGradients): NormGradients {
-    if (gradients.dGain === undefined) this.grad.gain.writeSync(new Float32Array(this.grad.gain.size));
+    if (gradients.dGain === undefined) this.grad.gain.zero();
     if (this.pending.gamma && this.grad.gamma) accumulateInto(this.grad.gamma, this.pending.gamma);
     if (this.pending.beta && this.grad.beta) accumulateInto(this.grad.beta, this.pending.beta);
     this.pending = { posterior: null, gamma: null, beta: null };

@@ -44,24 +44,42 @@ function nativeParameters(call: NormCall): NativeParameters {
   };
 }
 
+/** What a forward writes besides its outputs: the per-unit state, and the running estimates' skipped flags (KN training with them). */
+interface ForwardMemory {
+  state: NativeUnitState;
+  skipped: Memory | null;
+}
+
 /**
- * Per-unit state: out.saved's when it has the right size and device and still owns it (its
- * backward then throws: the state it needs is this call's now); otherwise new memory.
+ * out.saved's memory when it has the right sizes and device and still owns it (its backward then
+ * throws: the state it needs is this call's now), so a layer's steady state allocates nothing;
+ * otherwise new memory.
  */
-function unitState(call: NormCall, units: number): NativeUnitState {
-  const reuse = call.out.saved;
+function forwardMemory(call: NormCall): ForwardMemory {
+  const [rows, cols] = call.geometry.unitShape;
+  const units = rows * cols;
   const device = call.device;
+  const needsSkipped = call.mode === 'training' && call.running !== null;
+  const reuse = call.out.saved;
   if (reuse && !reuse.reused && reuse.units === units && reuse.call.device.device === device.device) {
     reuse.reused = true;
-    return reuse.state;
+    const skippedFits = reuse.skipped !== null && reuse.call.geometry.unitShape[1] === cols;
+    return { state: reuse.state, skipped: needsSkipped ? (skippedFits ? reuse.skipped : device.floats(cols)) : null };
   }
-  return {
+  const state = {
     observedMean: device.floats(units),
     observedVar: device.floats(units),
     posteriorMean: device.floats(units),
     rstd: device.floats(units),
     guardFired: device.flag(),
   };
+  return { state, skipped: needsSkipped ? device.floats(cols) : null };
+}
+
+/** The shape of a forward's posterior outputs (mean, var): per unit in training, per channel with fixed statistics. */
+export function posteriorShape(call: NormCall): number[] {
+  const [rows, cols] = call.geometry.unitShape;
+  return call.mode === 'fixed' ? [cols] : [rows, cols];
 }
 
 function forwardIO(call: NormCall, y: Tensor, gamma: Memory | null): NativeForwardIO {
@@ -82,8 +100,9 @@ function skippedIndices(skipped: Float32Array): number[] {
 }
 
 /** The result object; on CUDA `guardFired` and `skippedChannels` read the device when asked. */
-function normResult(y: Tensor, mean: Tensor, variance: Tensor, saved: SavedNormalization, skipped: Memory | null): NormResult {
+function normResult(y: Tensor, mean: Tensor, variance: Tensor, saved: SavedNormalization): NormResult {
   const stream = saved.call.device.stream;
+  const skipped = saved.skipped;
   const readSkipped = (): number[] => {
     if (skipped === null) return [];
     if (skipped instanceof Float32Array) return skippedIndices(skipped);
@@ -135,19 +154,15 @@ function runLater<Result>(ready: ReadyCall<Result>, device: CallDevice, elements
 /** The forward pass made ready: allocates the outputs not given and builds the one native call's argument. */
 function readyForward(call: NormCall): ReadyCall<NormResult> {
   const device = call.device;
-  const [rows, cols] = call.geometry.unitShape;
-  const units = rows * cols;
-  const perUnit = call.mode === 'fixed' ? [cols] : [rows, cols];
   const y = call.out.y ?? device.like(call.x);
-  const mean = call.out.mean ?? device.zeros(perUnit);
-  const variance = call.out.var ?? device.zeros(perUnit);
-  const state = unitState(call, units);
+  const mean = call.out.mean ?? device.zeros(posteriorShape(call));
+  const variance = call.out.var ?? device.zeros(posteriorShape(call));
+  const { state, skipped } = forwardMemory(call);
   const parameters = nativeParameters(call);
   const io = forwardIO(call, y, parameters.gamma);
   const running = call.running;
-  const skipped = call.mode === 'training' && running ? device.floats(cols) : null;
   const { out: _outputs, ...forward } = call;
-  const result = (): NormResult => normResult(y, mean, variance, new SavedNormalization(forward, y, parameters, state), skipped);
+  const result = (): NormResult => normResult(y, mean, variance, new SavedNormalization(forward, y, parameters, state, skipped));
   if (call.mode === 'fixed') {
     const args = {
       ...device.placement(),

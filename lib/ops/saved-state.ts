@@ -32,15 +32,19 @@ export class SavedNormalization {
   /** @internal The per-unit statistics and the guard's decision, written by the forward. */
   readonly state: NativeUnitState;
 
+  /** @internal KN training with running estimates: 1 per channel whose estimates the forward left unchanged. */
+  readonly skipped: Memory | null;
+
   /** @internal Set when a later forward reused `state` (out.saved): this backward would read that call's. */
   reused = false;
 
   /** @internal */
-  constructor(call: SavedCall, y: NormCall['x'], parameters: NativeParameters, state: NativeUnitState) {
+  constructor(call: SavedCall, y: NormCall['x'], parameters: NativeParameters, state: NativeUnitState, skipped: Memory | null) {
     this.call = call;
     this.y = y;
     this.parameters = parameters;
     this.state = state;
+    this.skipped = skipped;
   }
 
   /** @internal The number of statistic units of the forward call. */
