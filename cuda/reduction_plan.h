@@ -25,6 +25,7 @@ constexpr int kWarp = 32;
 constexpr int kBlockThreads = 256;
 constexpr int64_t kTargetItems = 2048;  // enough warps / blocks to fill a large GPU
 constexpr int64_t kMaxSteps = 32;       // loads per thread per item at most
+constexpr int64_t kMinTileSteps = 4;    // NHWC: rows per row lane at least, so partials stay small next to x
 
 KN_HOST_DEVICE int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 KN_HOST_DEVICE int64_t clamp64(int64_t value, int64_t low, int64_t high) {
@@ -68,7 +69,7 @@ KN_HOST_DEVICE ReductionPlan make_reduction_plan(const NormShape& shape, int vec
     plan.row_lanes = kBlockThreads / plan.tile_channels;
     plan.channel_tiles = ceil_div(shape.channels, plan.tile_channels);
     const int64_t wanted = ceil_div(kTargetItems, shape.samples * plan.channel_tiles);
-    int64_t chunks = clamp64(wanted, ceil_div(spatial, plan.row_lanes * kMaxSteps), ceil_div(spatial, plan.row_lanes));
+    int64_t chunks = clamp64(wanted, ceil_div(spatial, plan.row_lanes * kMaxSteps), ceil_div(spatial, plan.row_lanes * kMinTileSteps));
     plan.chunk_length = ceil_div(ceil_div(spatial, chunks), plan.row_lanes) * plan.row_lanes;
   }
   plan.chunks = ceil_div(spatial, plan.chunk_length);

@@ -4,7 +4,8 @@
  * other calls until its promise settles.
  */
 import { expect } from 'chai';
-import { ASYNC_MIN_ELEMENTS, GroupKalmanNorm, KalmanNorm, NormGradients, NormResult, Tensor, ops } from '../lib';
+import { ASYNC_MIN_ELEMENTS, GroupKalmanNorm, KalmanNorm, NormResult, Tensor, ops } from '../lib';
+import { gradientArrays } from './util/gradient-arrays';
 import { makeRandom } from './util/random';
 
 const random = makeRandom(1207);
@@ -22,12 +23,6 @@ function forwardArrays(result: NormResult): Record<string, number[] | boolean> {
     var: Array.from(result.var.toArray()),
     guardFired: result.guardFired,
   };
-}
-
-function gradientArrays(gradients: NormGradients): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
-  for (const [name, value] of Object.entries(gradients)) out[name] = typeof value === 'number' ? [value] : Array.from((value as Tensor).toArray());
-  return out;
 }
 
 describe('async ops (issue 12)', () => {

@@ -5,18 +5,12 @@
  */
 import { expect } from 'chai';
 import { Tensor, ops } from '../lib';
-import type { NormGradients } from '../lib';
+import { gradientArrays } from './util/gradient-arrays';
 import { makeRandom } from './util/random';
 
 const random = makeRandom(1212);
 const [N, C, H, W] = [4, 3, 2, 2];
 const values = (length: number, scale = 1, offset = 0) => Float32Array.from({ length }, () => offset + scale * random.normal());
-
-function arrays(gradients: NormGradients): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
-  for (const [name, value] of Object.entries(gradients)) out[name] = typeof value === 'number' ? [value] : Array.from((value as Tensor).toArray());
-  return out;
-}
 
 describe('saved state (issue 12)', () => {
   it('kalmanNorm on the CPU: overwriting prior, gain and gamma after the forward does not change the gradient', () => {
@@ -34,13 +28,13 @@ describe('saved state (issue 12)', () => {
       gain: given.gain.slice(), gamma: given.gamma.slice(), beta: given.beta.slice(),
     });
     const reference = ops.kalmanNorm(x, copy());
-    const expected = arrays(ops.kalmanNormBackward(dy, reference.saved));
+    const expected = gradientArrays(ops.kalmanNormBackward(dy, reference.saved));
     const result = ops.kalmanNorm(x, given);
     given.prior.mean.fill(5);
     given.prior.var.fill(9);
     given.gain.fill(1);
     given.gamma.fill(-3);
-    expect(arrays(ops.kalmanNormBackward(dy, result.saved))).to.deep.equal(expected);
+    expect(gradientArrays(ops.kalmanNormBackward(dy, result.saved))).to.deep.equal(expected);
   });
 
   it('groupKalmanNorm on the CPU: overwriting a gamma tensor after the forward does not change the gradient', () => {
@@ -48,11 +42,11 @@ describe('saved state (issue 12)', () => {
     const dy = Tensor.fromArray(values(N * C * H * W), [N, C, H, W]);
     const gammaValues = values(C, 0.2, 1);
     const reference = ops.groupKalmanNorm(x, { groups: 1, gamma: Tensor.fromArray(gammaValues.slice(), [C]) });
-    const expected = arrays(ops.groupKalmanNormBackward(dy, reference.saved));
+    const expected = gradientArrays(ops.groupKalmanNormBackward(dy, reference.saved));
     const gamma = Tensor.fromArray(gammaValues.slice(), [C]);
     const result = ops.groupKalmanNorm(x, { groups: 1, gamma });
     gamma.writeSync(new Float32Array(C).fill(7));
-    expect(arrays(ops.groupKalmanNormBackward(dy, result.saved))).to.deep.equal(expected);
+    expect(gradientArrays(ops.groupKalmanNormBackward(dy, result.saved))).to.deep.equal(expected);
   });
 
   it('a saved state does not hold its call outputs, so out.saved cannot chain every step to the one before (npm run soak found that leak)', () => {
@@ -89,7 +83,7 @@ describe('saved state (issue 12)', () => {
     expect(Array.from(dx.toArray()).every((v) => v === 7), 'dx written').to.equal(true);
     // The later call's saved state is intact and gives the gradient of a call that reused nothing.
     const fresh = ops.kalmanNorm(x2, {});
-    expect(arrays(ops.kalmanNormBackward(dy, second.saved))).to.deep.equal(arrays(ops.kalmanNormBackward(dy, fresh.saved)));
+    expect(gradientArrays(ops.kalmanNormBackward(dy, second.saved))).to.deep.equal(gradientArrays(ops.kalmanNormBackward(dy, fresh.saved)));
   });
 
   it('passing an already reused saved state as out.saved again leaves the call that reused it intact', () => {
@@ -100,8 +94,8 @@ describe('saved state (issue 12)', () => {
     const first = ops.kalmanNorm(x1, {});
     const second = ops.kalmanNorm(x2, { out: { saved: first.saved } });
     const third = ops.kalmanNorm(x3, { out: { saved: first.saved } });
-    expect(arrays(ops.kalmanNormBackward(dy, second.saved))).to.deep.equal(arrays(ops.kalmanNormBackward(dy, ops.kalmanNorm(x2, {}).saved)));
-    expect(arrays(ops.kalmanNormBackward(dy, third.saved))).to.deep.equal(arrays(ops.kalmanNormBackward(dy, ops.kalmanNorm(x3, {}).saved)));
+    expect(gradientArrays(ops.kalmanNormBackward(dy, second.saved))).to.deep.equal(gradientArrays(ops.kalmanNormBackward(dy, ops.kalmanNorm(x2, {}).saved)));
+    expect(gradientArrays(ops.kalmanNormBackward(dy, third.saved))).to.deep.equal(gradientArrays(ops.kalmanNormBackward(dy, ops.kalmanNorm(x3, {}).saved)));
   });
 
   it('a layer reuses its own saved state step after step and its backward still works', () => {

@@ -1,8 +1,9 @@
-// `npm run bench [-- --quick] [--device cpu|cuda] [--json FILE] [--markdown FILE]`: KN and GKN
+// `npm run bench [-- --quick] [--device cpu|cuda|emulate] [--json FILE] [--markdown FILE]`: KN and GKN
 // side by side with the peer in the same run, on ResNet-50's normalization shapes (shapes.ts).
 // GPU: CUDA events, median of 21 after warm-up, inputs rotated; peers cuDNN batch norm, this
 // package's own BN path, a device copy. CPU: median of 20; peers a memory copy of the same bytes,
-// this package's own BN path and @tensorflow/tfjs's CPU backend. Timings are never asserted.
+// this package's own BN path and @tensorflow/tfjs's CPU backend. Emulate: a GPU time model from the
+// SIMT emulator's counts (model.ts). Timings are never asserted.
 import * as fs from 'fs';
 import * as os from 'os';
 import { DType, Layout, cudaInfo, threadCount } from '../../lib';
@@ -10,12 +11,13 @@ import { copyBandwidth, medianMs } from '../timing';
 import { cudnnAvailable, deviceCopyBandwidth, eventTimer, measureCudnn, timingStream } from './measure-gpu';
 import { Inputs, PassTimes, Timer, makeInputs, measureOurs } from './measure-ours';
 import { measureTfjs } from './measure-tfjs';
+import { runModel } from './model';
 import { BenchShape, benchShapes, describeShape, elementsOf } from './shapes';
 import { PASSES, minimalTraffic } from './traffic';
 
 interface Options {
   quick: boolean;
-  device: 'cpu' | 'cuda';
+  device: 'cpu' | 'cuda' | 'emulate';
   json?: string;
   markdown?: string;
 }
@@ -42,9 +44,11 @@ function parseOptions(argv: string[]): Options {
     const at = argv.indexOf(flag);
     return at >= 0 ? argv[at + 1] : undefined;
   };
-  const device = value('--device') ?? (cudaInfo().available ? 'cuda' : 'cpu');
-  if (device !== 'cpu' && device !== 'cuda') throw new RangeError(`--device: expected cpu or cuda, got ${device}`);
+  const device = value('--device') ?? (cudaInfo().available && !cudaInfo().emulated ? 'cuda' : 'cpu');
+  if (device !== 'cpu' && device !== 'cuda' && device !== 'emulate') throw new RangeError(`--device: expected cpu, cuda or emulate, got ${device}`);
   if (device === 'cuda' && !cudaInfo().available) throw new Error(`--device cuda: no usable GPU (${cudaInfo().reason})`);
+  if (device === 'emulate' && !cudaInfo().emulated)
+    throw new Error('--device emulate: load the emulated build (npm run build:emulate; KN_ADDON_PATH=build-emulate/Release/kalman_norm.node)');
   return { quick: argv.includes('--quick'), device, json: value('--json'), markdown: value('--markdown') };
 }
 
@@ -67,7 +71,7 @@ function unitBytes(shape: BenchShape, dtype: DType): number {
   return (shape.op === 'kn' ? shape.n : shape.c / shape.groups!) * spatial * perElement;
 }
 
-async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, options: Options): Promise<Row[]> {
+async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, options: Options & { device: 'cpu' | 'cuda' }): Promise<Row[]> {
   const gpu = options.device === 'cuda';
   const elementBytes = dtype === 'float32' ? 4 : 2;
   const tensorBytes = elementsOf(shape) * elementBytes;
@@ -131,6 +135,8 @@ function machine(options: Options): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.device === 'emulate') return runModel(options.quick, options.markdown);
+  const measured = { ...options, device: options.device };
   const dtypes: DType[] = options.device === 'cuda' ? ['float32', 'bfloat16'] : ['float32'];
   const shapes = benchShapes(options.device, options.quick);
   const jobs = shapes.flatMap((shape) => (['NCHW', 'NHWC'] as const).flatMap((layout) => dtypes.map((dtype) => ({ shape, layout, dtype }))));
@@ -138,9 +144,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const started = Date.now();
   for (const [index, job] of jobs.entries()) {
-    const measured = await measureShape(job.shape, job.layout, job.dtype, options);
-    rows.push(...measured);
-    const both = measured[2];
+    const rowsOfJob = await measureShape(job.shape, job.layout, job.dtype, measured);
+    rows.push(...rowsOfJob);
+    const both = rowsOfJob[2];
     console.log(`[${index + 1}/${jobs.length}, ${((Date.now() - started) / 1000).toFixed(0)} s] ${both.shape} ${job.layout} ${job.dtype}: forward+backward ${both.ms.toFixed(3)} ms, ${both.gbps.toFixed(1)} GB/s (${both.copyPercent.toFixed(0)}% of copy)${both.speedup === null ? '' : `, ${both.speedup.toFixed(2)}x faster than ${both.peer}`}`);
   }
   console.table(rows.map(printable));

@@ -42,6 +42,12 @@ export function benchShapes(device: 'cpu' | 'cuda', quick: boolean): BenchShape[
   return [...family(batches, layers), ...groupNormShapes(quick ? [2] : [2, 4], layers)];
 }
 
+/** The micro-batch shapes only (batch 2, and 4 without --quick), for the emulator's GPU model. */
+export function microBatchShapes(quick: boolean): BenchShape[] {
+  const layers = quick ? QUICK_RESNET50 : RESNET50;
+  return [...family(quick ? [2] : [2, 4], layers), ...groupNormShapes([2], layers)];
+}
+
 export function elementsOf(shape: BenchShape): number {
   return shape.n * shape.c * shape.hw * shape.hw;
 }

@@ -1,0 +1,121 @@
+// `npm run bench -- --device emulate [--quick] [--markdown FILE]` (the emulated build, e.g.
+// KN_ADDON_PATH=build-emulate/Release/kalman_norm.node): a GPU time model until a GPU measures.
+// Each pass runs once warm on the SIMT emulator, as a layer runs it (every output given, the saved
+// state reused), and its kernel launches and global-memory bytes are counted; the model predicts
+//   time = bytes / 3.0 TB/s + launches x 2.5 us      (an H100-class GPU)
+// beside the same model for cuDNN's batch norm at its best: the persistent NHWC kernels behind
+// cudnnBatchNormalizationForwardTrainingEx (apex's persistent batch norm is the same design), one
+// launch per pass that keeps x on chip, so it moves the minimal bytes (forward x + y, backward
+// x + dy + dx, inference x + y). cuDNN's plain NCHW path takes more launches and reads x twice; the
+// model holds us to its best case. Only micro-batch shapes (batch 2 and 4): the emulator runs every
+// GPU thread on the CPU.
+import * as fs from 'fs';
+import { EmulatorCounters, NormResult, Tensor, diagnostics, ops } from '../../lib';
+import { native } from '../../lib/binding';
+import { BenchShape, describeShape, elementsOf, microBatchShapes } from './shapes';
+
+const BANDWIDTH = 3.0e12; // bytes per second
+const LAUNCH_SECONDS = 2.5e-6;
+
+type ModelPass = 'forward' | 'backward' | 'inference';
+const MODEL_PASSES: ModelPass[] = ['forward', 'backward', 'inference'];
+/** cuDNN's best case per pass: one launch and these many tensors of the input's size. */
+const CUDNN_TENSORS: Record<ModelPass, number> = { forward: 2, backward: 3, inference: 2 };
+
+interface ModelRow {
+  shape: string;
+  layout: 'NCHW' | 'NHWC';
+  pass: ModelPass;
+  launches: number;
+  megabytes: number;
+  predictedUs: number;
+  cudnnLaunches: number;
+  cudnnMegabytes: number;
+  cudnnUs: number;
+  ratio: number; // ours / cuDNN's: at or below 1 meets the goal
+}
+
+function settled(): EmulatorCounters {
+  native().synchronize!(0n);
+  return diagnostics.counters();
+}
+
+/** Launches and kernel bytes of `run`, once what it queued has run. */
+function counted(run: () => void): { launches: number; bytes: number } {
+  const before = settled();
+  run();
+  const after = settled();
+  return { launches: after.launches - before.launches, bytes: after.bytesRead - before.bytesRead + after.bytesWritten - before.bytesWritten };
+}
+
+const predictedSeconds = (launches: number, bytes: number) => bytes / BANDWIDTH + launches * LAUNCH_SECONDS;
+
+/** One shape and layout: each pass twice (the first warms the stream's workspace), the second counted. */
+function modelShape(shape: BenchShape, layout: 'NCHW' | 'NHWC'): ModelRow[] {
+  const dims = [shape.n, shape.c, shape.hw, shape.hw];
+  const size = elementsOf(shape);
+  const tensor = (seed: number) => Tensor.fromArray(Float32Array.from({ length: size }, (_, i) => Math.sin(seed + i)), dims, { layout, device: 'cuda' });
+  const columns = shape.op === 'kn' ? shape.c : shape.groups!;
+  const vector = (value: number, length: number) => Tensor.fromArray(new Float32Array(length).fill(value), [length], { device: 'cuda' });
+  const x = tensor(1), dy = tensor(2);
+  const common = { gamma: vector(1, shape.c), beta: vector(0, shape.c), gain: vector(0.1, columns), prior: { mean: vector(0, columns), var: vector(0.5, columns) } };
+  const running = shape.op === 'kn' ? { runningMean: vector(0, shape.c), runningVar: vector(1, shape.c) } : {};
+  const forward = (options: object): NormResult =>
+    shape.op === 'kn' ? ops.kalmanNorm(x, { ...common, ...running, ...options }) : ops.groupKalmanNorm(x, { ...common, ...options, groups: shape.groups! });
+  const backward = (saved: NormResult['saved'], out: object) =>
+    shape.op === 'kn' ? ops.kalmanNormBackward(dy, saved, { out }) : ops.groupKalmanNormBackward(dy, saved, { out });
+
+  const first = forward({});
+  const outputs = { y: first.y, mean: first.mean, var: first.var };
+  let result = first;
+  const gradients = backward(first.saved, {});
+  const gradientOutputs = { dx: gradients.dx, dGamma: gradients.dGamma, dBeta: gradients.dBeta, dGain: gradients.dGain, dPriorMean: gradients.dPriorMean, dPriorVar: gradients.dPriorVar };
+  const costs: Record<ModelPass, { launches: number; bytes: number }> = {
+    forward: counted(() => {
+      result = forward({ out: { ...outputs, saved: first.saved } });
+    }),
+    backward: counted(() => backward(result.saved, gradientOutputs)),
+    inference: { launches: 0, bytes: 0 },
+  };
+  const inferenceOptions = shape.op === 'kn' ? { training: false } : {}; // GKN's inference is its training computation
+  const fixedOutputs = shape.op === 'kn' ? { y: first.y, mean: vector(0, shape.c), var: vector(0, shape.c) } : outputs;
+  const fixed = forward({ ...inferenceOptions, out: fixedOutputs });
+  costs.inference = counted(() => forward({ ...inferenceOptions, out: { ...fixedOutputs, saved: fixed.saved } }));
+
+  const tensorBytes = size * 4;
+  return MODEL_PASSES.map((pass) => {
+    const { launches, bytes } = costs[pass];
+    const cudnnBytes = CUDNN_TENSORS[pass] * tensorBytes;
+    const ours = predictedSeconds(launches, bytes), cudnn = predictedSeconds(1, cudnnBytes);
+    return {
+      shape: describeShape(shape), layout, pass, launches, megabytes: bytes / 1e6, predictedUs: ours * 1e6,
+      cudnnLaunches: 1, cudnnMegabytes: cudnnBytes / 1e6, cudnnUs: cudnn * 1e6, ratio: ours / cudnn,
+    };
+  });
+}
+
+function markdown(rows: ModelRow[]): string {
+  const lines = [
+    '| shape | layout | pass | launches | MB moved | predicted µs | cuDNN BN launches | cuDNN BN MB | cuDNN BN µs | ours / cuDNN |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows)
+    lines.push(`| ${r.shape} | ${r.layout} | ${r.pass} | ${r.launches} | ${r.megabytes.toFixed(2)} | ${r.predictedUs.toFixed(1)} | ${r.cudnnLaunches} | ${r.cudnnMegabytes.toFixed(2)} | ${r.cudnnUs.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
+  return lines.join('\n') + '\n';
+}
+
+export function runModel(quick: boolean, markdownFile?: string): void {
+  const shapes = microBatchShapes(quick);
+  console.log(`GPU time model (SIMT emulator counts; t = bytes / ${BANDWIDTH / 1e12} TB/s + launches x ${LAUNCH_SECONDS * 1e6} us): ${shapes.length * 2} shape/layout combinations`);
+  const rows: ModelRow[] = [];
+  const started = Date.now();
+  for (const [index, shape] of shapes.entries())
+    for (const layout of ['NCHW', 'NHWC'] as const) {
+      const modelled = modelShape(shape, layout);
+      rows.push(...modelled);
+      const [forward, backward] = modelled;
+      console.log(`[${2 * index + (layout === 'NHWC' ? 2 : 1)}/${shapes.length * 2}, ${((Date.now() - started) / 1000).toFixed(0)} s] ${forward.shape} ${layout}: forward ${forward.predictedUs.toFixed(1)} us (${forward.ratio.toFixed(2)}x cuDNN's), backward ${backward.predictedUs.toFixed(1)} us (${backward.ratio.toFixed(2)}x)`);
+    }
+  console.table(rows.map((r) => ({ shape: r.shape, layout: r.layout, pass: r.pass, launches: r.launches, MB: +r.megabytes.toFixed(2), 'µs': +r.predictedUs.toFixed(1), 'cuDNN µs': +r.cudnnUs.toFixed(1), 'ours/cuDNN': +r.ratio.toFixed(2) })));
+  if (markdownFile) fs.writeFileSync(markdownFile, markdown(rows));
+}
