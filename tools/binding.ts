@@ -74,7 +74,9 @@ export interface ToolsAddon {
   /** Walks the CUDA launch plan for a shape on the CPU, thread by thread (tools/native/plan_coverage.cpp). */
   planCoverage(args: { shape: NativeShape; vectorWidth: number }): PlanCoverage;
   /** Copies src into dst on a CPU thread pool: the CPU backend's bandwidth ceiling. */
-  parallelCopy(args: { dst: Float32Array; src: Float32Array }): void;
+  parallelCopy(args: { dst: Float32Array; src: Float32Array; streaming?: boolean }): void;
+  /** Reads src once on the pool; returns its sum (so the reads cannot be dropped). */
+  parallelRead(args: { src: Float32Array }): number;
   /** A CPU parallel_for one of whose pieces throws, on the calling thread or on a worker (tools/native/pool_failure.cpp). */
   poolFailure(args: { thrower: 'caller' | 'worker' }): PoolFailure;
   /** CUDA builds: a new event recorded on `stream` (a nonzero cudaStream_t). */

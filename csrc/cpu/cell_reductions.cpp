@@ -2,6 +2,8 @@
 // double; chunks and cells are merged in double.
 #include "cell_reductions.h"
 
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "chunk_plan.h"
@@ -67,96 +69,85 @@ GradientSums<double> run_gradient_sums(const float* x, const float* dy, const fl
   return result;
 }
 
-// NHWC chunks: `rows` rows of `stride` floats, channels contiguous. The first sweep (per-channel
-// means) walks the rows in memory order, so the chunk streams in from memory sequentially; the
-// second sweep takes 4 * kWidth channels at a time, their accumulators in registers, from cache.
+// NHWC chunks: `rows` rows of `channels` floats, channels contiguous. Every sweep walks the rows
+// in memory order, so the chunk streams in sequentially, with one float accumulator per channel
+// (thread-local arrays, 4 channels per vector step). Each channel still adds its rows in row order.
 
-// Sums of each channel over the rows, into `sums` (one per channel).
-void channel_sums(const float* x, int64_t rows, int64_t channels, float* sums) {
-  for (int64_t c = 0; c < channels; ++c) sums[c] = 0.f;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < channels; ++c) sums[c] += x[r * channels + c];
-}
+inline void store4(float* p, Float4 v) { __builtin_memcpy(p, &v, sizeof v); }
 
-// Moments of the 4 * kWidth channels starting at x, over `rows` rows, given their sums.
-template <int kWidth>
-void channel_group_moments(const float* x, int64_t rows, int64_t stride, const float* sums,
-                           Moments<double>* out) {
-  Float4 shift[kWidth], deviations[kWidth] = {}, squares[kWidth] = {};
-  for (int g = 0; g < kWidth; ++g) shift[g] = load4(sums + 4 * g) / broadcast4(float(rows));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int g = 0; g < kWidth; ++g) {
-      const Float4 d = load4(x + r * stride + 4 * g) - shift[g];
-      deviations[g] += d;
-      squares[g] += d * d;
-    }
-  for (int g = 0; g < kWidth; ++g)
-    for (int lane = 0; lane < 4; ++lane)
-      out[4 * g + lane] = moments_from_shifted_sums<double>(double(rows), shift[g][lane], deviations[g][lane], squares[g][lane]);
-}
-
-// Moments of one channel over `rows` rows (the channels left over after the groups of four).
-Moments<double> channel_moments(const float* x, int64_t rows, int64_t stride, float sum) {
-  const float shift = sum / float(rows);
-  float deviation_sum = 0.f, square_sum = 0.f;
+// Runs step(accumulators..., values at the row) over every row and channel: `Step` takes Float4
+// or float arguments alike (the vector steps, then the channels left over).
+template <typename Step>
+void sweep_rows(int64_t rows, int64_t channels, Step&& step) {
+  const int64_t vectors = channels - channels % 4;
   for (int64_t r = 0; r < rows; ++r) {
-    const float d = x[r * stride] - shift;
-    deviation_sum += d;
-    square_sum += d * d;
+    const int64_t row = r * channels;
+    for (int64_t c = 0; c < vectors; c += 4) step(c, row + c, std::true_type{});
+    for (int64_t c = vectors; c < channels; ++c) step(c, row + c, std::false_type{});
   }
-  return moments_from_shifted_sums<double>(double(rows), shift, deviation_sum, square_sum);
+}
+
+// Loads V (Float4 when kVector, else one float) from p.
+template <bool kVector>
+auto load(const float* p) {
+  if constexpr (kVector) return load4(p);
+  else return *p;
+}
+
+template <bool kVector, typename V>
+void store(float* p, V value) {
+  if constexpr (kVector) store4(p, value);
+  else *p = value;
+}
+
+thread_local std::vector<float> accumulators;
+
+// Two zeroed arrays of `channels` floats (thread-local, reused from chunk to chunk).
+std::pair<float*, float*> zeroed_pair(int64_t channels) {
+  accumulators.assign(size_t(2 * channels), 0.f);
+  return {accumulators.data(), accumulators.data() + channels};
 }
 
 void block_moments(const float* x, int64_t rows, int64_t channels, Moments<double>* out) {
-  thread_local std::vector<float> sums;
-  sums.resize(channels);
-  channel_sums(x, rows, channels, sums.data());
-  int64_t c = 0;
-  for (; c + kStep <= channels; c += kStep) channel_group_moments<kGroups>(x + c, rows, channels, sums.data() + c, out + c);
-  for (; c + 4 <= channels; c += 4) channel_group_moments<1>(x + c, rows, channels, sums.data() + c, out + c);
-  for (; c < channels; ++c) out[c] = channel_moments(x + c, rows, channels, sums[c]);
-}
-
-// Gradient sums of the 4 * kWidth channels starting at x, over `rows` rows.
-template <bool kRelu, int kWidth>
-void channel_group_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
-                                 int64_t stride, const float* center, GradientSums<double>* out) {
-  Float4 centers[kWidth];
-  GradientSums<Float4> lanes[kWidth] = {};
-  for (int g = 0; g < kWidth; ++g) centers[g] = load4(center + 4 * g);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int g = 0; g < kWidth; ++g) {
-      const int64_t at = r * stride + 4 * g;
-      const Float4 grad = kRelu ? relu_gradient(load4(dy + at), load4(y + at)) : load4(dy + at);
-      gradient_add(lanes[g], grad, load4(x + at), centers[g]);
-    }
-  for (int g = 0; g < kWidth; ++g)
-    for (int lane = 0; lane < 4; ++lane)
-      out[4 * g + lane] = GradientSums<double>{lanes[g].sum_dy[lane], lanes[g].sum_dy_centered[lane]};
-}
-
-// Gradient sums of one channel over `rows` rows.
-template <bool kRelu>
-GradientSums<double> channel_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
-                                           int64_t stride, float center) {
-  GradientSums<float> sums{0.f, 0.f};
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t at = r * stride;
-    gradient_add(sums, kRelu ? relu_gradient(dy[at], y[at]) : dy[at], x[at], center);
+  auto [sums, squares] = zeroed_pair(channels);
+  sweep_rows(rows, channels, [&](int64_t c, int64_t at, auto vector) {
+    constexpr bool kVector = decltype(vector)::value;
+    store<kVector>(sums + c, load<kVector>(sums + c) + load<kVector>(x + at));
+  });
+  // Shift each channel by its chunk mean, so the sum of squares does not cancel; `sums` becomes
+  // the sum of the deviations.
+  thread_local std::vector<float> shifts;
+  shifts.resize(size_t(channels));
+  for (int64_t c = 0; c < channels; ++c) {
+    shifts[size_t(c)] = sums[c] / float(rows);
+    sums[c] = 0.f;
   }
-  return GradientSums<double>{sums.sum_dy, sums.sum_dy_centered};
+  const float* shift = shifts.data();
+  sweep_rows(rows, channels, [&](int64_t c, int64_t at, auto vector) {
+    constexpr bool kVector = decltype(vector)::value;
+    const auto d = load<kVector>(x + at) - load<kVector>(shift + c);
+    store<kVector>(sums + c, load<kVector>(sums + c) + d);
+    store<kVector>(squares + c, load<kVector>(squares + c) + d * d);
+  });
+  for (int64_t c = 0; c < channels; ++c)
+    out[c] = moments_from_shifted_sums<double>(double(rows), shift[c], sums[c], squares[c]);
 }
 
 template <bool kRelu>
 void block_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
                          int64_t channels, const float* center, GradientSums<double>* out) {
-  const auto at = [&](const float* p, int64_t c) { return kRelu ? p + c : p; };  // y is null without relu
-  int64_t c = 0;
-  for (; c + kStep <= channels; c += kStep)
-    channel_group_gradient_sums<kRelu, kGroups>(x + c, dy + c, at(y, c), rows, channels, center + c, out + c);
-  for (; c + 4 <= channels; c += 4)
-    channel_group_gradient_sums<kRelu, 1>(x + c, dy + c, at(y, c), rows, channels, center + c, out + c);
-  for (; c < channels; ++c) out[c] = channel_gradient_sums<kRelu>(x + c, dy + c, at(y, c), rows, channels, center[c]);
+  auto [sums_dy, sums_centered] = zeroed_pair(channels);
+  sweep_rows(rows, channels, [&](int64_t c, int64_t at, auto vector) {
+    constexpr bool kVector = decltype(vector)::value;
+    using V = decltype(load<kVector>(x));
+    GradientSums<V> sums{load<kVector>(sums_dy + c), load<kVector>(sums_centered + c)};
+    V grad = load<kVector>(dy + at);
+    if constexpr (kRelu) grad = relu_gradient(grad, load<kVector>(y + at));  // y is null without relu
+    gradient_add(sums, grad, load<kVector>(x + at), load<kVector>(center + c));
+    store<kVector>(sums_dy + c, sums.sum_dy);
+    store<kVector>(sums_centered + c, sums.sum_dy_centered);
+  });
+  for (int64_t c = 0; c < channels; ++c) out[c] = GradientSums<double>{sums_dy[c], sums_centered[c]};
 }
 
 // Runs `chunk_pass(sample, channel_or_0, chunk, offset, partial)` over the plan's items: per cell

@@ -1,17 +1,19 @@
 // `npm run bench [-- --quick] [--device cpu|cuda|emulate] [--json FILE] [--markdown FILE]`: KN and GKN
 // side by side with the peer in the same run, on ResNet-50's normalization shapes (shapes.ts).
 // GPU: CUDA events, median of 21 after warm-up, inputs rotated; peers cuDNN batch norm, this
-// package's own BN path, a device copy. CPU: median of 20; peers a memory copy of the same bytes,
-// this package's own BN path and @tensorflow/tfjs's CPU backend. Emulate: a GPU time model from the
+// package's own BN path, a device copy. CPU: median of 20; peers PyTorch's BatchNorm2d / GroupNorm
+// (measure-torch.ts), this package's own BN path and @tensorflow/tfjs's CPU backend, against the
+// ceilings of a copy and a read of the same bytes. Emulate: a GPU time model from the
 // SIMT emulator's counts (model.ts). Timings are never asserted.
 import * as fs from 'fs';
 import * as os from 'os';
 import { DType, Layout, cudaInfo, threadCount } from '../../lib';
-import { copyBandwidth, medianMs } from '../timing';
+import { medianMs, memoryCeiling } from '../timing';
 import { cudnnAvailable, deviceCopyBandwidth, eventTimer, measureCudnn, timingStream } from './measure-gpu';
 import { Inputs, PassTimes, Timer, makeInputs, measureOurs } from './measure-ours';
 import { measureTfjs } from './measure-tfjs';
 import { runModel } from './model';
+import { TorchPeer } from './measure-torch';
 import { BenchShape, benchShapes, describeShape, elementsOf } from './shapes';
 import { PASSES, minimalTraffic } from './traffic';
 
@@ -30,6 +32,8 @@ export interface Row {
   pass: string;
   ms: number;
   gbps: number;
+  copyGbps: number; // the ceiling: a copy of the same bytes on this device
+  readGbps: number | null; // CPU: a read-only pass of the same bytes
   copyPercent: number;
   bytesCounted: string;
   bnMs: number;
@@ -37,6 +41,8 @@ export interface Row {
   peer: string;
   peerMs: number | null;
   speedup: number | null; // the peer's time / ours: above 1 is faster than the peer
+  torchMs: number | null; // CPU: PyTorch BatchNorm2d (KN rows) or GroupNorm (GKN rows)
+  torchRatio: number | null; // PyTorch's time / ours: above 1 is faster than PyTorch
 }
 
 function parseOptions(argv: string[]): Options {
@@ -59,9 +65,13 @@ const CPU_ON_CHIP = 512 * 1024; // bytes of L2 per core here
 const GPU_ON_CHIP = 48 * 1024 * 1024; // bytes of L2 on an H100-class GPU
 const GPU_ROTATION_BYTES = 256 * 1024 * 1024;
 
+// The CPU's timing, for ours and PyTorch alike: the median of CPU_RUNS after CPU_WARMUP untimed runs.
+const CPU_RUNS = 20;
+const CPU_WARMUP = 3;
+
 function cpuTimer(steps: Array<() => void>): number {
   let next = 0;
-  return medianMs(() => steps[next++ % steps.length]());
+  return medianMs(() => steps[next++ % steps.length](), CPU_RUNS, CPU_WARMUP);
 }
 
 /** Bytes of one statistic unit (KN: N x S; GKN: C/G x S), to decide whether x must be read twice. */
@@ -71,7 +81,7 @@ function unitBytes(shape: BenchShape, dtype: DType): number {
   return (shape.op === 'kn' ? shape.n : shape.c / shape.groups!) * spatial * perElement;
 }
 
-async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, options: Options & { device: 'cpu' | 'cuda' }): Promise<Row[]> {
+async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, options: Options & { device: 'cpu' | 'cuda' }, torch: TorchPeer | null): Promise<Row[]> {
   const gpu = options.device === 'cuda';
   const elementBytes = dtype === 'float32' ? 4 : 2;
   const tensorBytes = elementsOf(shape) * elementBytes;
@@ -81,7 +91,9 @@ async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, opt
   const stream = gpu ? timingStream() : undefined;
   const kn = measureOurs(shape, sets, true, time, stream);
   const bn = measureOurs(shape, sets, false, time, stream);
-  const copy = gpu ? deviceCopyBandwidth(sets, tensorBytes) : copyBandwidth(elementsOf(shape));
+  const torchTimes = torch ? await torch.measure(shape, layout, CPU_RUNS, CPU_WARMUP) : null;
+  const ceiling = gpu ? { copy: deviceCopyBandwidth(sets, tensorBytes), read: null } : memoryCeiling(elementsOf(shape));
+  const copy = ceiling.copy;
   let peer = { name: gpu ? 'cuDNN BN' : 'tfjs', times: null as Partial<PassTimes> | null };
   if (gpu && shape.op === 'kn' && cudnnAvailable().available) peer.times = measureCudnn(shape, sets, layout, dtype);
   else if (gpu) peer = { name: shape.op === 'kn' ? `cuDNN: ${cudnnAvailable().reason}` : 'cuDNN has no GN', times: null };
@@ -101,6 +113,8 @@ async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, opt
       pass,
       ms: kn[pass],
       gbps,
+      copyGbps: copy,
+      readGbps: ceiling.read,
       copyPercent: (100 * gbps) / copy,
       bytesCounted: traffic.counted,
       bnMs: bn[pass],
@@ -108,6 +122,8 @@ async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, opt
       peer: peer.name,
       peerMs,
       speedup: peerMs === null ? null : peerMs / kn[pass],
+      torchMs: torchTimes?.[pass] ?? null,
+      torchRatio: torchTimes ? torchTimes[pass] / kn[pass] : null,
     };
   });
 }
@@ -116,15 +132,21 @@ function printable(row: Row) {
   const fixed = (value: number | null, digits: number) => (value === null ? '—' : +value.toFixed(digits));
   return {
     shape: row.shape, layout: row.layout, dtype: row.dtype, pass: row.pass, ms: fixed(row.ms, 3), 'GB/s': fixed(row.gbps, 1),
-    '% copy': fixed(row.copyPercent, 0), 'KN/BN': fixed(row.knOverBn, 2), peer: row.peer, 'peer ms': fixed(row.peerMs, 3),
-    speedup: fixed(row.speedup, 2),
+    '% copy': fixed(row.copyPercent, 0), 'KN/BN': fixed(row.knOverBn, 2), 'PyTorch ms': fixed(row.torchMs, 3),
+    'PyTorch/ours': fixed(row.torchRatio, 2), peer: row.peer, 'peer ms': fixed(row.peerMs, 3), speedup: fixed(row.speedup, 2),
   };
 }
 
 function markdownTable(rows: Row[], header: string): string {
-  const lines = [header, '', '| shape | layout | dtype | pass | ms | GB/s | % of copy | bytes counted | KN / BN | peer | peer ms | speedup vs peer |', '| --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |'];
+  const lines = [
+    header,
+    '',
+    '| shape | layout | dtype | pass | ms | GB/s | copy GB/s | read GB/s | % of copy | bytes counted | KN / BN | PyTorch ms | PyTorch / ours | peer | peer ms | speedup vs peer |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |',
+  ];
+  const cell = (value: number | null, digits: number) => (value === null ? '—' : value.toFixed(digits));
   for (const r of rows)
-    lines.push(`| ${r.shape} | ${r.layout} | ${r.dtype} | ${r.pass} | ${r.ms.toFixed(3)} | ${r.gbps.toFixed(1)} | ${r.copyPercent.toFixed(0)} | ${r.bytesCounted} | ${r.knOverBn.toFixed(2)} | ${r.peer} | ${r.peerMs === null ? '—' : r.peerMs.toFixed(3)} | ${r.speedup === null ? '—' : r.speedup.toFixed(2)} |`);
+    lines.push(`| ${r.shape} | ${r.layout} | ${r.dtype} | ${r.pass} | ${r.ms.toFixed(3)} | ${r.gbps.toFixed(1)} | ${r.copyGbps.toFixed(1)} | ${cell(r.readGbps, 1)} | ${r.copyPercent.toFixed(0)} | ${r.bytesCounted} | ${r.knOverBn.toFixed(2)} | ${cell(r.torchMs, 3)} | ${cell(r.torchRatio, 2)} | ${r.peer} | ${cell(r.peerMs, 3)} | ${cell(r.speedup, 2)} |`);
   return lines.join('\n') + '\n';
 }
 
@@ -137,6 +159,9 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options.device === 'emulate') return runModel(options.quick, options.markdown);
   const measured = { ...options, device: options.device };
+  const torch = measured.device === 'cpu' ? TorchPeer.start(threadCount()) : null;
+  if (torch && !(torch instanceof TorchPeer)) console.log(torch.reason);
+  const torchPeer = torch instanceof TorchPeer ? torch : null;
   const dtypes: DType[] = options.device === 'cuda' ? ['float32', 'bfloat16'] : ['float32'];
   const shapes = benchShapes(options.device, options.quick);
   const jobs = shapes.flatMap((shape) => (['NCHW', 'NHWC'] as const).flatMap((layout) => dtypes.map((dtype) => ({ shape, layout, dtype }))));
@@ -144,11 +169,12 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const started = Date.now();
   for (const [index, job] of jobs.entries()) {
-    const rowsOfJob = await measureShape(job.shape, job.layout, job.dtype, measured);
+    const rowsOfJob = await measureShape(job.shape, job.layout, job.dtype, measured, torchPeer);
     rows.push(...rowsOfJob);
     const both = rowsOfJob[2];
-    console.log(`[${index + 1}/${jobs.length}, ${((Date.now() - started) / 1000).toFixed(0)} s] ${both.shape} ${job.layout} ${job.dtype}: forward+backward ${both.ms.toFixed(3)} ms, ${both.gbps.toFixed(1)} GB/s (${both.copyPercent.toFixed(0)}% of copy)${both.speedup === null ? '' : `, ${both.speedup.toFixed(2)}x faster than ${both.peer}`}`);
+    console.log(`[${index + 1}/${jobs.length}, ${((Date.now() - started) / 1000).toFixed(0)} s] ${both.shape} ${job.layout} ${job.dtype}: forward+backward ${both.ms.toFixed(3)} ms, ${both.gbps.toFixed(1)} GB/s (${both.copyPercent.toFixed(0)}% of copy)${both.speedup === null ? '' : `, ${both.speedup.toFixed(2)}x faster than ${both.peer}`}${both.torchRatio === null ? '' : `, PyTorch / ours ${both.torchRatio.toFixed(2)}`}`);
   }
+  torchPeer?.close();
   console.table(rows.map(printable));
   const header = `Machine: ${machine(options)}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
   if (options.json) fs.writeFileSync(options.json, JSON.stringify({ machine: machine(options), rows }, null, 2));

@@ -1,9 +1,17 @@
-// parallelCopy({ dst, src }): copies src into dst on a thread pool like the CPU kernels' (the same
+// The CPU ceilings of the benchmark, on a thread pool like the CPU kernels' (the same
 // csrc/cpu/thread_pool, here a second instance of it), so that the benchmark compares the CPU
-// backend against this machine's copy bandwidth measured the same way.
+// backend against this machine's bandwidth measured the same way:
+//   parallelCopy({ dst, src, streaming })  copies src into dst; with streaming, by non-temporal
+//                                          stores (x86-64), which skip reading dst into the cache
+//   parallelRead({ src })                  reads src once (returns its sum, so the reads stay)
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "arguments.h"
 #include "csrc/cpu/thread_pool.h"
@@ -12,6 +20,8 @@
 namespace kn::tools {
 namespace {
 
+constexpr int64_t kBlock = 1 << 16;  // floats per piece
+
 Napi::Float32Array float32_field(const Napi::Object& args, const char* name) {
   const Napi::Value value = args.Get(name);
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
@@ -19,27 +29,76 @@ Napi::Float32Array float32_field(const Napi::Object& args, const char* name) {
   return value.As<Napi::Float32Array>();
 }
 
+// Runs body(first, last) over pieces of kBlock floats of [0, length) on the pool.
+template <typename Body>
+void for_pieces(int64_t length, Body&& body) {
+  parallel_for((length + kBlock - 1) / kBlock, kBlock, [&](int64_t begin, int64_t end) {
+    body(begin * kBlock, std::min(length, end * kBlock));
+  });
+}
+
+// Non-temporal 16-byte stores where dst is 16-byte aligned (a float array's offset within its
+// buffer may not be), plain copies for the ends.
+void stream_copy(float* to, const float* from, int64_t count) {
+#if defined(__x86_64__)
+  int64_t i = 0;
+  for (; i < count && (reinterpret_cast<uintptr_t>(to + i) & 15) != 0; ++i) to[i] = from[i];
+  for (; i + 4 <= count; i += 4) _mm_stream_ps(to + i, _mm_loadu_ps(from + i));
+  for (; i < count; ++i) to[i] = from[i];
+  _mm_sfence();
+#else
+  std::memcpy(to, from, size_t(count) * sizeof(float));
+#endif
+}
+
 Napi::Value parallel_copy(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   Napi::Float32Array src = float32_field(args, "src"), dst = float32_field(args, "dst");
+  const bool streaming = args.Get("streaming").ToBoolean().Value();
   const int64_t length = int64_t(src.ElementLength());
   if (int64_t(dst.ElementLength()) != length)
     throw_range(info.Env(), "dst: expected " + std::to_string(length) + " elements (as src), got " +
                                 std::to_string(dst.ElementLength()));
   const float* from = src.Data();
   float* to = dst.Data();
-  constexpr int64_t kBlock = 1 << 16;
-  parallel_for((length + kBlock - 1) / kBlock, kBlock, [&](int64_t begin, int64_t end) {
-    const int64_t first = begin * kBlock, last = std::min(length, end * kBlock);
-    std::memcpy(to + first, from + first, size_t(last - first) * sizeof(float));
+  for_pieces(length, [&](int64_t first, int64_t last) {
+    if (streaming) stream_copy(to + first, from + first, last - first);
+    else std::memcpy(to + first, from + first, size_t(last - first) * sizeof(float));
   });
   return info.Env().Undefined();
+}
+
+Napi::Value parallel_read(const Napi::CallbackInfo& info) {
+  const Napi::Object args = object_argument(info);
+  Napi::Float32Array src = float32_field(args, "src");
+  const int64_t length = int64_t(src.ElementLength());
+  const float* from = src.Data();
+  std::vector<float> sums(size_t((length + kBlock - 1) / kBlock), 0.f);
+  for_pieces(length, [&](int64_t first, int64_t last) {
+    using Float4 = float __attribute__((vector_size(16)));
+    Float4 lanes[8] = {};  // independent accumulators, so the loop is bound by loads, not by adds
+    int64_t i = first;
+    for (; i + 32 <= last; i += 32)
+      for (int group = 0; group < 8; ++group) {
+        Float4 values;
+        std::memcpy(&values, from + i + 4 * group, sizeof(values));
+        lanes[group] += values;
+      }
+    const Float4 total4 = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    float sum = (total4[0] + total4[1]) + (total4[2] + total4[3]);
+    for (; i < last; ++i) sum += from[i];
+    sums[size_t(first / kBlock)] = sum;
+  });
+  double total = 0.0;
+  for (float sum : sums) total += sum;
+  return Napi::Number::New(info.Env(), total);
 }
 
 }  // namespace
 
 void register_parallel_copy(Napi::Env env, Napi::Object exports) {
   exports.Set("parallelCopy", Napi::Function::New(env, parallel_copy, "parallelCopy"));
+  exports.Set("parallelRead", Napi::Function::New(env, parallel_read, "parallelRead"));
 }
 
 }  // namespace kn::tools

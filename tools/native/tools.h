@@ -9,7 +9,7 @@ namespace kn::tools {
 // planCoverage(args): the CPU walk of the CUDA launch plan (plan_coverage.cpp).
 void register_plan_coverage(Napi::Env env, Napi::Object exports);
 
-// parallelCopy(args): the CPU copy ceiling of the benchmark (parallel_copy.cpp).
+// parallelCopy(args), parallelRead(args): the CPU ceilings of the benchmark (parallel_copy.cpp).
 void register_parallel_copy(Napi::Env env, Napi::Object exports);
 
 // poolFailure(args): a parallel_for whose body throws, for the pool's tests (pool_failure.cpp).

@@ -1,0 +1,66 @@
+"""The benchmark's CPU peer (scripts/bench/measure-torch.ts starts it): PyTorch's BatchNorm2d and
+GroupNorm in training mode, timed the way the benchmark times this package's ops (median of the
+same count after the same warm-up, wall clock). Reads one JSON request per line on stdin:
+  {"op": "bn" | "gn", "n", "c", "hw", "groups", "layout": "NCHW" | "NHWC", "runs", "warmup"}
+and answers one JSON line {"forward", "backward", "forward+backward"} in milliseconds.
+argv[1]: the thread count (torch.set_num_threads)."""
+import json
+import sys
+import time
+
+import torch
+
+
+def median_ms(step, runs, warmup):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter_ns()
+        step()
+        times.append((time.perf_counter_ns() - start) / 1e6)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def measure(request):
+    n, c, hw = request["n"], request["c"], request["hw"]
+    fmt = torch.channels_last if request["layout"] == "NHWC" else torch.contiguous_format
+    x = (torch.rand(n, c, hw, hw) * 2 - 1 + torch.rand(n, c, hw, hw)).contiguous(memory_format=fmt)
+    dy = torch.rand(n, c, hw, hw).contiguous(memory_format=fmt)
+    module = torch.nn.BatchNorm2d(c) if request["op"] == "bn" else torch.nn.GroupNorm(request["groups"], c)
+    module.train()
+    runs, warmup = request["runs"], request["warmup"]
+
+    def forward():
+        with torch.no_grad():
+            module(x)
+
+    grad_x = x.clone().requires_grad_(True)
+
+    def forward_backward():
+        grad_x.grad = None
+        module(grad_x).backward(dy)
+
+    kept = module(grad_x)  # one graph, its backward run again and again
+
+    def backward():
+        grad_x.grad = None
+        kept.backward(dy, retain_graph=True)
+
+    return {
+        "forward": median_ms(forward, runs, warmup),
+        "backward": median_ms(backward, runs, warmup),
+        "forward+backward": median_ms(forward_backward, runs, warmup),
+    }
+
+
+def main():
+    torch.set_num_threads(int(sys.argv[1]))
+    for line in sys.stdin:
+        sys.stdout.write(json.dumps(measure(json.loads(line))) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
