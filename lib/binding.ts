@@ -23,6 +23,12 @@ export interface NativeShape {
 }
 
 /** Where one call runs: host memory (Float32Array) or device buffers of `dtype`. */
+/**
+ * Every native op's argument: its own fields, and `where` its memory lives. (A nested object, not
+ * spread fields: an object literal that begins with a spread costs V8 about 10 µs to build.)
+ */
+export type Placed<T> = T & { where: NativePlacement };
+
 export interface NativePlacement {
   /** 0: the CPU, 1: CUDA. */
   device: 0 | 1;
@@ -129,38 +135,38 @@ export interface NativeBackward {
 
 export interface NativeAddon {
   /** csrc/addon/kalman_norm_binding.cpp: the CPU runs the call at once, CUDA queues it on the stream. */
-  kalmanNormForwardTraining(args: NativePlacement & NativeTrainingForward): void;
-  kalmanNormForwardFixed(args: NativePlacement & NativeFixedForward): void;
-  kalmanNormBackward(args: NativePlacement & NativeBackward): void;
+  kalmanNormForwardTraining(args: Placed<NativeTrainingForward>): void;
+  kalmanNormForwardFixed(args: Placed<NativeFixedForward>): void;
+  kalmanNormBackward(args: Placed<NativeBackward>): void;
   /** The same calls run on a libuv worker thread (CPU; CUDA queues at once and resolves): bad arguments throw at the call. */
-  kalmanNormForwardTrainingAsync(args: NativePlacement & NativeTrainingForward): Promise<void>;
-  kalmanNormForwardFixedAsync(args: NativePlacement & NativeFixedForward): Promise<void>;
-  kalmanNormBackwardAsync(args: NativePlacement & NativeBackward): Promise<void>;
+  kalmanNormForwardTrainingAsync(args: Placed<NativeTrainingForward>): Promise<void>;
+  kalmanNormForwardFixedAsync(args: Placed<NativeFixedForward>): Promise<void>;
+  kalmanNormBackwardAsync(args: Placed<NativeBackward>): Promise<void>;
   threadCount(): number;
   cudaInfo(): CudaInfo;
-  /** Transition ops (csrc/addon/transition_binding.cpp): each takes a NativePlacement plus sizes and float32 buffers. */
-  affineMoments(args: NativePlacement & Record<string, unknown>): void;
-  affineMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
-  reluMoments(args: NativePlacement & Record<string, unknown>): void;
-  localChain(args: NativePlacement & Record<string, unknown>): void;
-  avgPoolMoments(args: NativePlacement & Record<string, unknown>): void;
-  maxPoolMoments(args: NativePlacement & Record<string, unknown>): void;
-  groupMoments(args: NativePlacement & Record<string, unknown>): void;
-  groupMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
-  normalizeMoments(args: NativePlacement & Record<string, unknown>): void;
-  normalizeMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
-  addMoments(args: NativePlacement & Record<string, unknown>): void;
-  gatherColumns(args: NativePlacement & Record<string, unknown>): void;
-  columnSums(args: NativePlacement & Record<string, unknown>): void;
-  convTransition(args: NativePlacement & Record<string, unknown>): void;
-  convTransitionBackward(args: NativePlacement & Record<string, unknown>): void;
-  accumulate(args: NativePlacement & Record<string, unknown>): void;
+  /** Transition ops (csrc/addon/transition_binding.cpp): each takes `where` plus sizes and float32 buffers. */
+  affineMoments(args: Placed<Record<string, unknown>>): void;
+  affineMomentsBackward(args: Placed<Record<string, unknown>>): void;
+  reluMoments(args: Placed<Record<string, unknown>>): void;
+  localChain(args: Placed<Record<string, unknown>>): void;
+  avgPoolMoments(args: Placed<Record<string, unknown>>): void;
+  maxPoolMoments(args: Placed<Record<string, unknown>>): void;
+  groupMoments(args: Placed<Record<string, unknown>>): void;
+  groupMomentsBackward(args: Placed<Record<string, unknown>>): void;
+  normalizeMoments(args: Placed<Record<string, unknown>>): void;
+  normalizeMomentsBackward(args: Placed<Record<string, unknown>>): void;
+  addMoments(args: Placed<Record<string, unknown>>): void;
+  gatherColumns(args: Placed<Record<string, unknown>>): void;
+  columnSums(args: Placed<Record<string, unknown>>): void;
+  convTransition(args: Placed<Record<string, unknown>>): void;
+  convTransitionBackward(args: Placed<Record<string, unknown>>): void;
+  accumulate(args: Placed<Record<string, unknown>>): void;
   /** Input statistics and the covariance transition (csrc/addon/covariance_binding.cpp). */
-  observeInput(args: NativePlacement & Record<string, unknown>): void;
-  lowRankStack(args: NativePlacement & Record<string, unknown>): void;
-  lowRankApply(args: NativePlacement & Record<string, unknown>): void;
-  quadraticMoments(args: NativePlacement & Record<string, unknown>): void;
-  quadraticMomentsBackward(args: NativePlacement & Record<string, unknown>): void;
+  observeInput(args: Placed<Record<string, unknown>>): void;
+  lowRankStack(args: Placed<Record<string, unknown>>): void;
+  lowRankApply(args: Placed<Record<string, unknown>>): void;
+  quadraticMoments(args: Placed<Record<string, unknown>>): void;
+  quadraticMomentsBackward(args: Placed<Record<string, unknown>>): void;
   /** Host memory only. */
   topEigenvectors(args: { size: number; rank: number; matrix: Float32Array; vectors: Float32Array }): void;
   /** CUDA builds only: device memory. */

@@ -50,11 +50,12 @@ void on_device(const CallContext& context, Run&& run) {
 
 CallContext call_context(const Napi::Object& args) {
   CallContext context{args.Env(), Placement{}};
-  context.where = placement_fields(args);
+  const Napi::Object where = object_field(args, "where");
+  context.where = placement_fields(where);
   if (!context.where.on_device) return context;
 #ifdef KN_WITH_CUDA
-  context.device = int(number_field(args, "deviceIndex"));
-  const Napi::Value stream = args.Get("stream");
+  context.device = int(number_field(where, "deviceIndex"));
+  const Napi::Value stream = where.Get("stream");
   if (!stream.IsUndefined() && !stream.IsNull()) {
     if (!stream.IsBigInt()) throw Napi::TypeError::New(args.Env(), "stream: expected a bigint (a cudaStream_t)");
     bool lossless = true;

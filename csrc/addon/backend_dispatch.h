@@ -20,7 +20,7 @@ struct CallContext {
   uint64_t stream = 0;  // a cudaStream_t; 0 = this package's stream for the device
 };
 
-// Reads `device`, `dtype`, `deviceIndex` and `stream` from the argument object.
+// Reads `where: { device, dtype, deviceIndex, stream }` from the argument object.
 CallContext call_context(const Napi::Object& args);
 
 // The CPU runs the call at once; CUDA queues it on the call's stream.

@@ -87,7 +87,7 @@ export function quadraticMoments(mean: Tensor, covariance: Covariance, options: 
   const projected = form.rank ? device.zeros([outputs, form.rank]) : null;
   const out = { mean: device.zeros([1, outputs]), var: device.zeros([1, outputs]) };
   native().quadraticMoments({
-    ...device.placement(), ...form, inputs: features, outputs,
+    where: device.placement(), ...form, inputs: features, outputs,
     mean: mean.memory(), weight: options.weight.memory(),
     sigmaW: form.covariance ? sigmaW!.memory() : null, projected: projected?.memory() ?? null,
     bias: bias && vectorMemory(bias, device),
@@ -114,7 +114,7 @@ export function quadraticMomentsBackward(dMean: Tensor | null, dVar: Tensor | nu
   if (saved.hasBias) result.dBias = device.zeros([outputs]);
   const dNoise = noise ? device.zeros(noise.spread === 'scalar' ? [1] : [outputs]) : null;
   native().quadraticMomentsBackward({
-    ...device.placement(), ...form, inputs: features, outputs,
+    where: device.placement(), ...form, inputs: features, outputs,
     mean: mean.memory(), weight: weight.memory(),
     sigmaW: saved.sigmaW?.memory() ?? null, projected: saved.projected?.memory() ?? null,
     dMeanOut: incomingMean, dVarOut: incomingVar,

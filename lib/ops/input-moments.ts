@@ -45,7 +45,7 @@ export function updateInputMoments(x: Tensor, geometry: PatchGeometry, patches: 
   const centered = device.zeros([patches, features]);
   const batchMean = device.zeros([features]);
   native().observeInput({
-    ...device.placement(), geometry: { ...geometry, channelsLast: x.layout === 'NHWC' }, samples: x.shape[0],
+    where: device.placement(), geometry: { ...geometry, channelsLast: x.layout === 'NHWC' }, samples: x.shape[0],
     keep, take, x: x.memory(), patches: centered.memory(), batchMean: batchMean.memory(),
     mean: state.mean.memory(), var: state.var.memory(), covariance: state.covariance?.memory() ?? null,
   });
@@ -71,13 +71,13 @@ function lowRankUpdate(device: CallDevice, centered: Tensor, factor: Tensor, dia
     const stacked = device.zeros([features, width]);
     const gram = device.zeros([width, width]);
     native().lowRankStack({
-      ...device.placement(), features, rank, patches, chunkStart: start, chunk, keep: chunkKeep, scale,
+      where: device.placement(), features, rank, patches, chunkStart: start, chunk, keep: chunkKeep, scale,
       centered: centered.memory(), factor: factor.memory(), stacked: stacked.memory(), gram: gram.memory(),
     });
     const vectors = new Float32Array(width * rank);
     native().topEigenvectors({ size: width, rank, matrix: gram.readSync(), vectors });
     native().lowRankApply({
-      ...device.placement(), features, rank, width, keep: chunkKeep, stacked: stacked.memory(),
+      where: device.placement(), features, rank, width, keep: chunkKeep, stacked: stacked.memory(),
       vectors: device.upload(vectors), factor: factor.memory(), diagonal: diagonal.memory(),
     });
     stacked.dispose();

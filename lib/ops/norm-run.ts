@@ -165,7 +165,7 @@ function readyForward(call: NormCall): ReadyCall<NormResult> {
   const result = (): NormResult => normResult(y, mean, variance, new SavedNormalization(forward, y, parameters, state, skipped));
   if (call.mode === 'fixed') {
     const args = {
-      ...device.placement(),
+      where: device.placement(),
       io,
       statisticsMean: vectorMemory(running!.mean, device),
       statisticsVar: vectorMemory(running!.var, device),
@@ -176,7 +176,7 @@ function readyForward(call: NormCall): ReadyCall<NormResult> {
     return { now: () => native().kalmanNormForwardFixed(args), later: () => native().kalmanNormForwardFixedAsync(args), result };
   }
   const args = {
-    ...device.placement(),
+    where: device.placement(),
     io,
     gain: parameters.gain,
     priorMean: parameters.priorMean,
@@ -221,7 +221,7 @@ function readyBackward(call: NormBackwardCall): ReadyCall<NormGradients> {
   const dPriorVar = prior ? out.dPriorVar ?? device.zeros(prior.var.shape) : null;
   const dGain = prior ? (scalarGain ? device.zeros([1]) : out.dGain ?? device.zeros(forward.gain.vector.shape)) : null;
   const args = {
-    ...device.placement(),
+    where: device.placement(),
     shape: forward.geometry.shape,
     x: x.memory(),
     dy: call.dy.memory(),

@@ -109,7 +109,7 @@ export function affineMoments(mean: Tensor, variance: Tensor, options: AffineOpt
   const noise = checkNoise(options.noise, outputs, device);
   const out = { mean: device.zeros([shape[0], outputs]), var: device.zeros([shape[0], outputs]) };
   native().affineMoments({
-    ...device.placement(),
+    where: device.placement(),
     rows: shape[0], inputs, outputs,
     mean: input.mean.memory(), var: input.var.memory(),
     weight: options.weight.memory(), weightSq: weightSq?.memory() ?? null,
@@ -148,7 +148,7 @@ export function affineMomentsBackward(dMean: Tensor | null, dVar: Tensor | null,
   if (saved.hasBias) result.dBias = device.zeros([outputs]);
   const dNoise = noise ? device.zeros(noise.spread === 'scalar' ? [1] : [outputs]) : null;
   native().affineMomentsBackward({
-    ...device.placement(),
+    where: device.placement(),
     rows, inputs, outputs,
     mean: input.mean.memory(), var: input.var.memory(),
     weight: weight.memory(), weightSq: weightSq?.memory() ?? null,
@@ -173,7 +173,7 @@ export function convTransition(kernel: Tensor): { weight: Tensor; weightSq: Tens
   const taps = tensor.size / (outputs * inputs);
   const weight = device.zeros([outputs, inputs]);
   const weightSq = device.zeros([outputs, inputs]);
-  native().convTransition({ ...device.placement(), pairs: outputs * inputs, taps, kernel: tensor.memory(), weight: weight.memory(), weightSq: weightSq.memory() });
+  native().convTransition({ where: device.placement(), pairs: outputs * inputs, taps, kernel: tensor.memory(), weight: weight.memory(), weightSq: weightSq.memory() });
   return { weight, weightSq };
 }
 
@@ -184,7 +184,7 @@ export function convTransitionBackward(dWeight: Tensor | null, dWeightSq: Tensor
   const [outputs, inputs] = tensor.shape;
   const dKernel = Tensor.zeros(tensor.shape, { device: tensor.device });
   native().convTransitionBackward({
-    ...device.placement(), pairs: outputs * inputs, taps: tensor.size / (outputs * inputs), kernel: tensor.memory(),
+    where: device.placement(), pairs: outputs * inputs, taps: tensor.size / (outputs * inputs), kernel: tensor.memory(),
     dWeight: gradient('dWeight', dWeight, [outputs, inputs], device),
     dWeightSq: gradient('dWeightSq', dWeightSq, [outputs, inputs], device),
     dKernel: dKernel.memory(),
@@ -208,7 +208,7 @@ export function reluMoments(mean: Tensor, variance: Tensor) {
   const derivatives = [0, 1, 2, 3].map(() => device.zeros(shape));
   const [dmeanDm, dmeanDu, dvarDm, dvarDu] = derivatives.map((t) => t.memory());
   native().reluMoments({
-    ...device.placement(), count: shape[0] * shape[1], mean: rows.mean.memory(), var: rows.var.memory(),
+    where: device.placement(), count: shape[0] * shape[1], mean: rows.mean.memory(), var: rows.var.memory(),
     outMean: out.mean.memory(), outVar: out.var.memory(), dmeanDm, dmeanDu, dvarDm, dvarDu,
   });
   return { ...out, saved: new ReluSaved(device, shape, derivatives) };
@@ -225,7 +225,7 @@ function chainRule(dMean: Tensor | null, dVar: Tensor | null, saved: LocalDeriva
   const result = { dMean: device.zeros(shape), dVar: device.zeros(shape) };
   const [dmeanDm, dmeanDu, dvarDm, dvarDu] = derivatives.map((t) => t.memory());
   native().localChain({
-    ...device.placement(), count: shape[0] * shape[1],
+    where: device.placement(), count: shape[0] * shape[1],
     dMeanOut: gradient('dMean', dMean, shape, device), dVarOut: gradient('dVar', dVar, shape, device),
     dmeanDm, dmeanDu, dvarDm, dvarDu, dMean: result.dMean.memory(), dVar: result.dVar.memory(),
   });
@@ -273,7 +273,7 @@ class AvgPoolSaved {
 function avgPoolCall(device: CallDevice, shape: [number, number], window: PoolWindow, mean: Memory | null, variance: Memory | null) {
   const out = { mean: device.zeros(shape), var: device.zeros(shape) };
   native().avgPoolMoments({
-    ...device.placement(), count: shape[0] * shape[1], ...window,
+    where: device.placement(), count: shape[0] * shape[1], ...window,
     mean, var: variance, outMean: out.mean.memory(), outVar: out.var.memory(),
   });
   return out;
@@ -304,7 +304,7 @@ export function maxPoolMoments(mean: Tensor, variance: Tensor, options: PoolOpti
   const derivatives = [0, 1, 2, 3].map(() => device.zeros(shape));
   const [dmeanDm, dmeanDu, dvarDm, dvarDu] = derivatives.map((t) => t.memory());
   native().maxPoolMoments({
-    ...device.placement(), count: shape[0] * shape[1], ...window, mean: rows.mean.memory(), var: rows.var.memory(),
+    where: device.placement(), count: shape[0] * shape[1], ...window, mean: rows.mean.memory(), var: rows.var.memory(),
     outMean: out.mean.memory(), outVar: out.var.memory(), dmeanDm, dmeanDu, dvarDm, dvarDu,
   });
   return { ...out, saved: new MaxPoolSaved(device, shape, derivatives) };
@@ -344,7 +344,7 @@ export function groupMoments(mean: Tensor, variance: Tensor, options: GroupOptio
   if (shape[1] % groups !== 0) throw rangeError('groups', `must divide the rows' columns C = ${shape[1]}, got ${groups}`);
   const out = { mean: device.zeros([shape[0], groups]), var: device.zeros([shape[0], groups]) };
   native().groupMoments({
-    ...device.placement(), rows: shape[0], channels: shape[1], groups,
+    where: device.placement(), rows: shape[0], channels: shape[1], groups,
     mean: rows.mean.memory(), var: rows.var.memory(), outMean: out.mean.memory(), outVar: out.var.memory(),
   });
   return { ...out, saved: new GroupSaved(device, rows, shape, groups) };
@@ -359,7 +359,7 @@ export function groupMomentsBackward(dMean: Tensor | null, dVar: Tensor | null, 
   const dVarOut = gradient('dVar', dVar, outShape, device);
   const result = { dMean: device.zeros(shape), dVar: device.zeros(shape) };
   native().groupMomentsBackward({
-    ...device.placement(), rows: shape[0], channels: shape[1], groups, mean: input.mean.memory(),
+    where: device.placement(), rows: shape[0], channels: shape[1], groups, mean: input.mean.memory(),
     dMeanOut, dVarOut, dMean: result.dMean.memory(), dVar: result.dVar.memory(),
   });
   return result;
@@ -385,7 +385,7 @@ function addOrIdentity(a: CheckedRows, b: MomentRows | null, noiseValue: unknown
   const noise = checkNoise(noiseValue, shape[1], device);
   const out = { mean: device.zeros(shape), var: device.zeros(shape) };
   native().addMoments({
-    ...device.placement(), rows: shape[0], columns: shape[1], bColumns: bColumns ?? shape[1],
+    where: device.placement(), rows: shape[0], columns: shape[1], bColumns: bColumns ?? shape[1],
     aMean: rows.mean.memory(), aVar: rows.var.memory(), bMean: b?.mean.memory() ?? null, bVar: b?.var.memory() ?? null,
     noise: noise && vectorMemory(noise.vector, device), noiseSpread: noise ? SPREAD_CODE[noise.spread] : null,
     outMean: out.mean.memory(), outVar: out.var.memory(),
@@ -408,7 +408,7 @@ export function identityMoments(mean: Tensor, variance: Tensor, options: { noise
 /** Copies (or, for a narrower b, gathers) columns of an incoming gradient on the device. */
 function gather(device: CallDevice, shape: [number, number], narrow: number, values: Memory | null): Tensor {
   const out = device.zeros([shape[0], narrow]);
-  native().gatherColumns({ ...device.placement(), rows: shape[0], columns: shape[1], narrow, values, out: out.memory() });
+  native().gatherColumns({ where: device.placement(), rows: shape[0], columns: shape[1], narrow, values, out: out.memory() });
   return out;
 }
 
@@ -417,7 +417,7 @@ function noiseGradient(saved: AddSaved, incomingVar: Memory | null): number | Te
   if (!noise) return undefined;
   const total = noise.spread === 'scalar';
   const out = device.zeros([total ? 1 : shape[1]]);
-  native().columnSums({ ...device.placement(), rows: shape[0], columns: shape[1], values: incomingVar, total, out: out.memory() });
+  native().columnSums({ where: device.placement(), rows: shape[0], columns: shape[1], values: incomingVar, total, out: out.memory() });
   if (!total) return out;
   const holder: { value?: number } = {};
   setScalar(holder, 'value', out, device);
@@ -482,7 +482,7 @@ export function normalizeMoments(x: MomentRows, stats: MomentRows, options: Norm
   const beta = options.beta === undefined ? null : vectorMemory(checkVector('beta', options.beta, columns, `one value per column [${columns}]`, device), device);
   const out = { mean: device.zeros(shape), var: device.zeros(shape) };
   native().normalizeMoments({
-    ...device.placement(), rows: shape[0], columns, mean: x.mean.memory(), var: x.var.memory(),
+    where: device.placement(), rows: shape[0], columns, mean: x.mean.memory(), var: x.var.memory(),
     statMean: stats.mean.memory(), statVar: stats.var.memory(), gamma, beta, eps,
     outMean: out.mean.memory(), outVar: out.var.memory(),
   });
@@ -502,7 +502,7 @@ export function normalizeMomentsBackward(dMean: Tensor | null, dVar: Tensor | nu
   if (gamma) result.dGamma = device.zeros([shape[1]]);
   if (saved.hasBeta) result.dBeta = device.zeros([shape[1]]);
   native().normalizeMomentsBackward({
-    ...device.placement(), rows: shape[0], columns: shape[1], mean: x.mean.memory(), var: x.var.memory(),
+    where: device.placement(), rows: shape[0], columns: shape[1], mean: x.mean.memory(), var: x.var.memory(),
     statMean: stats.mean.memory(), statVar: stats.var.memory(), gamma, eps,
     dMeanOut: gradient('dMean', dMean, shape, device), dVarOut: gradient('dVar', dVar, shape, device),
     dMean: result.x.dMean.memory(), dVar: result.x.dVar.memory(),
@@ -522,5 +522,5 @@ export function accumulateInto(target: Tensor, source: Tensor): void {
   if (target.size !== source.size || target.device !== source.device)
     throw rangeError('source', `expected ${target.size} values on '${target.device}', got ${source.size} on '${source.device}'`);
   const device = new CallDevice(target, undefined);
-  native().accumulate({ ...device.placement(), count: target.size, source: source.memory(), target: target.memory() });
+  native().accumulate({ where: device.placement(), count: target.size, source: source.memory(), target: target.memory() });
 }
