@@ -2,6 +2,7 @@
 // double; chunks and cells are merged in double.
 #include "cell_reductions.h"
 
+#include <algorithm>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -69,25 +70,16 @@ GradientSums<double> run_gradient_sums(const float* x, const float* dy, const fl
   return result;
 }
 
-// NHWC chunks: `rows` rows of `channels` floats, channels contiguous. Every sweep walks the rows
-// in memory order, so the chunk streams in sequentially, with one float accumulator per channel
-// (thread-local arrays, 4 channels per vector step). Each channel still adds its rows in row order.
+// NHWC chunks: `rows` rows of `channels` floats, channels contiguous. Every sweep walks the chunk
+// in blocks of kRowBlock rows; within a block, 4 channels at a time (one vector), each channel's
+// accumulator stays in a register across the block's rows, and is kept between blocks in a
+// thread-local array (one float per channel). Each channel adds its rows in row order.
+
+constexpr int64_t kRowBlock = 8;
 
 inline void store4(float* p, Float4 v) { __builtin_memcpy(p, &v, sizeof v); }
 
-// Runs step(accumulators..., values at the row) over every row and channel: `Step` takes Float4
-// or float arguments alike (the vector steps, then the channels left over).
-template <typename Step>
-void sweep_rows(int64_t rows, int64_t channels, Step&& step) {
-  const int64_t vectors = channels - channels % 4;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t row = r * channels;
-    for (int64_t c = 0; c < vectors; c += 4) step(c, row + c, std::true_type{});
-    for (int64_t c = vectors; c < channels; ++c) step(c, row + c, std::false_type{});
-  }
-}
-
-// Loads V (Float4 when kVector, else one float) from p.
+// Loads one float, or a Float4 when kVector.
 template <bool kVector>
 auto load(const float* p) {
   if constexpr (kVector) return load4(p);
@@ -100,6 +92,19 @@ void store(float* p, V value) {
   else *p = value;
 }
 
+// Calls block(c, first, block_rows, vector) for every block of rows and every channel vector
+// (then each channel left over): `first` is the memory index of the block's first row at channel
+// c, the block's rows follow at a stride of `channels`; `vector` is std::true_type for 4 channels.
+template <typename Block>
+void sweep_rows(int64_t rows, int64_t channels, Block&& block) {
+  const int64_t vectors = channels - channels % 4;
+  for (int64_t r = 0; r < rows; r += kRowBlock) {
+    const int64_t block_rows = std::min(kRowBlock, rows - r);
+    for (int64_t c = 0; c < vectors; c += 4) block(c, r * channels + c, block_rows, std::true_type{});
+    for (int64_t c = vectors; c < channels; ++c) block(c, r * channels + c, block_rows, std::false_type{});
+  }
+}
+
 thread_local std::vector<float> accumulators;
 
 // Two zeroed arrays of `channels` floats (thread-local, reused from chunk to chunk).
@@ -110,9 +115,11 @@ std::pair<float*, float*> zeroed_pair(int64_t channels) {
 
 void block_moments(const float* x, int64_t rows, int64_t channels, Moments<double>* out) {
   auto [sums, squares] = zeroed_pair(channels);
-  sweep_rows(rows, channels, [&](int64_t c, int64_t at, auto vector) {
+  sweep_rows(rows, channels, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
     constexpr bool kVector = decltype(vector)::value;
-    store<kVector>(sums + c, load<kVector>(sums + c) + load<kVector>(x + at));
+    auto sum = load<kVector>(sums + c);
+    for (int64_t r = 0; r < block_rows; ++r) sum += load<kVector>(x + first + r * channels);
+    store<kVector>(sums + c, sum);
   });
   // Shift each channel by its chunk mean, so the sum of squares does not cancel; `sums` becomes
   // the sum of the deviations.
@@ -123,11 +130,17 @@ void block_moments(const float* x, int64_t rows, int64_t channels, Moments<doubl
     sums[c] = 0.f;
   }
   const float* shift = shifts.data();
-  sweep_rows(rows, channels, [&](int64_t c, int64_t at, auto vector) {
+  sweep_rows(rows, channels, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
     constexpr bool kVector = decltype(vector)::value;
-    const auto d = load<kVector>(x + at) - load<kVector>(shift + c);
-    store<kVector>(sums + c, load<kVector>(sums + c) + d);
-    store<kVector>(squares + c, load<kVector>(squares + c) + d * d);
+    auto deviation = load<kVector>(sums + c), square = load<kVector>(squares + c);
+    const auto center = load<kVector>(shift + c);
+    for (int64_t r = 0; r < block_rows; ++r) {
+      const auto d = load<kVector>(x + first + r * channels) - center;
+      deviation += d;
+      square += d * d;
+    }
+    store<kVector>(sums + c, deviation);
+    store<kVector>(squares + c, square);
   });
   for (int64_t c = 0; c < channels; ++c)
     out[c] = moments_from_shifted_sums<double>(double(rows), shift[c], sums[c], squares[c]);
@@ -137,13 +150,17 @@ template <bool kRelu>
 void block_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
                          int64_t channels, const float* center, GradientSums<double>* out) {
   auto [sums_dy, sums_centered] = zeroed_pair(channels);
-  sweep_rows(rows, channels, [&](int64_t c, int64_t at, auto vector) {
+  sweep_rows(rows, channels, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
     constexpr bool kVector = decltype(vector)::value;
     using V = decltype(load<kVector>(x));
     GradientSums<V> sums{load<kVector>(sums_dy + c), load<kVector>(sums_centered + c)};
-    V grad = load<kVector>(dy + at);
-    if constexpr (kRelu) grad = relu_gradient(grad, load<kVector>(y + at));  // y is null without relu
-    gradient_add(sums, grad, load<kVector>(x + at), load<kVector>(center + c));
+    const V channel_center = load<kVector>(center + c);
+    for (int64_t r = 0; r < block_rows; ++r) {
+      const int64_t at = first + r * channels;
+      V grad = load<kVector>(dy + at);
+      if constexpr (kRelu) grad = relu_gradient(grad, load<kVector>(y + at));  // y is null without relu
+      gradient_add(sums, grad, load<kVector>(x + at), channel_center);
+    }
     store<kVector>(sums_dy + c, sums.sum_dy);
     store<kVector>(sums_centered + c, sums.sum_dy_centered);
   });
