@@ -25,9 +25,16 @@ namespace {
 
 constexpr int64_t kMinParallelCost = 1 << 16;  // below this, waking threads costs more than it saves
 constexpr int64_t kMinPieceCost = 1 << 14;
-constexpr int kSpins = 4096;  // about 20 to 40 µs of pause instructions
+constexpr int kSpins = 4096;  // about 20 to 40 µs
 
-void pause() {
+// One step of a spin-wait: a pause, and every 64th step a yield, so that a spinning thread gives
+// its core to any other thread that is ready to run (V8's compiler and collector threads, a second
+// process) instead of competing with it.
+void spin_step(int spin) {
+  if (spin % 64 == 63) {
+    std::this_thread::yield();
+    return;
+  }
 #if defined(__x86_64__)
   _mm_pause();
 #endif
@@ -76,7 +83,7 @@ class ThreadPool {
     }
     if (wake) wake_.notify_all();
     take_pieces();
-    for (int spin = 0; spin < kSpins && pending_workers_.load() != 0; ++spin) pause();
+    for (int spin = 0; spin < kSpins && pending_workers_.load() != 0; ++spin) spin_step(spin);
     std::unique_lock<std::mutex> lock(mutex_);
     // `body` lives in the caller's frame: no return, normal or by exception, before every worker is out of it.
     done_.wait(lock, [this] { return pending_workers_.load() == 0; });
@@ -109,7 +116,7 @@ class ThreadPool {
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
-      for (int spin = 0; spin < kSpins && generation_.load() == seen && !stopping_.load(); ++spin) pause();
+      for (int spin = 0; spin < kSpins && generation_.load() == seen && !stopping_.load(); ++spin) spin_step(spin);
       {
         std::unique_lock<std::mutex> lock(mutex_);
         if (!stopping_ && generation_.load() == seen) {

@@ -10,6 +10,9 @@ import { Layout } from '../../lib';
 import { PassTimes } from './measure-ours';
 import { BenchShape } from './shapes';
 
+// PyTorch's OpenMP threads spin for a while after its last step; ours are timed after they park.
+const SETTLE_MS = 300;
+
 const SCRIPT = path.join(__dirname, '..', '..', '..', 'scripts', 'bench', 'torch_peer.py');
 
 /** The Python that has torch, or null. */
@@ -44,6 +47,7 @@ export class TorchPeer {
     this.child.stdin.write(`${JSON.stringify(request)}\n`);
     const answer = await this.answers.next();
     if (answer.done) throw new Error('PyTorch peer: the Python process ended (see its output above)');
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     return JSON.parse(answer.value) as PassTimes;
   }
 
