@@ -8,10 +8,11 @@
 // launch per pass that keeps x on chip, so it moves the minimal bytes (forward x + y, backward
 // x + dy + dx, inference x + y). cuDNN's plain NCHW path takes more launches and reads x twice; the
 // model holds us to its best case. Only micro-batch shapes (batch 2 and 4): the emulator runs every
-// GPU thread on the CPU.
+// GPU thread on the CPU. Then each kernel's registers and occupancy on sm_90 (kernel-resources.ts).
 import * as fs from 'fs';
 import { EmulatorCounters, NormResult, Tensor, diagnostics, ops } from '../../lib';
 import { native } from '../../lib/binding';
+import { KernelResources, kernelResources } from './kernel-resources';
 import { BenchShape, describeShape, elementsOf, microBatchShapes } from './shapes';
 
 const BANDWIDTH = 3.0e12; // bytes per second
@@ -117,5 +118,24 @@ export function runModel(quick: boolean, markdownFile?: string): void {
       console.log(`[${2 * index + (layout === 'NHWC' ? 2 : 1)}/${shapes.length * 2}, ${((Date.now() - started) / 1000).toFixed(0)} s] ${forward.shape} ${layout}: forward ${forward.predictedUs.toFixed(1)} us (${forward.ratio.toFixed(2)}x cuDNN's), backward ${backward.predictedUs.toFixed(1)} us (${backward.ratio.toFixed(2)}x)`);
     }
   console.table(rows.map((r) => ({ shape: r.shape, layout: r.layout, pass: r.pass, launches: r.launches, MB: +r.megabytes.toFixed(2), 'µs': +r.predictedUs.toFixed(1), 'cuDNN µs': +r.cudnnUs.toFixed(1), 'ours/cuDNN': +r.ratio.toFixed(2) })));
-  if (markdownFile) fs.writeFileSync(markdownFile, markdown(rows));
+  console.log('Occupancy on sm_90 at 256 threads a block (registers from ptxas; the kernels are bandwidth-bound, so the model above leaves it out):');
+  const kernels = kernelResources();
+  if (!Array.isArray(kernels)) console.log(kernels.reason);
+  else console.table(kernels.map(printableKernel));
+  if (markdownFile) fs.writeFileSync(markdownFile, markdown(rows) + (Array.isArray(kernels) ? `\n${kernelMarkdown(kernels)}` : ''));
+}
+
+const range = ([low, high]: [number, number], format: (value: number) => string = String) =>
+  low === high ? format(low) : `${format(low)} to ${format(high)}`;
+const percent = (share: number) => `${Math.round(100 * share)}%`;
+
+function printableKernel(k: KernelResources) {
+  return { kernel: k.kernel, instantiations: k.instantiations, registers: range(k.registers), 'static smem B': k.staticShared, 'blocks / SM': range(k.blocksPerSm), occupancy: range(k.occupancy, percent) };
+}
+
+function kernelMarkdown(kernels: KernelResources[]): string {
+  const lines = ['| kernel | instantiations | registers | static shared memory (B) | blocks / SM | occupancy |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
+  for (const k of kernels)
+    lines.push(`| ${k.kernel} | ${k.instantiations} | ${range(k.registers)} | ${k.staticShared} | ${range(k.blocksPerSm)} | ${range(k.occupancy, percent)} |`);
+  return lines.join('\n') + '\n';
 }
