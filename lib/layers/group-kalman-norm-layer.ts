@@ -17,7 +17,11 @@ export class GroupKalmanNorm extends NormalizationLayer {
     this.groups = groups;
   }
 
+  protected opOptions(): object {
+    return { groups: this.groups };
+  }
+
   protected parse(x: Tensor, options: NormOptions): NormCall {
-    return parseGroupKalmanNormCall(x, { ...options, groups: this.groups });
+    return parseGroupKalmanNormCall(x, options);
   }
 }

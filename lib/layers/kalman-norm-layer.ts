@@ -31,14 +31,12 @@ export class KalmanNorm extends NormalizationLayer {
     this.runningVar = Tensor.fromArray(new Float32Array(channels).fill(1), [channels], { device: this.device });
   }
 
+  protected opOptions(): object {
+    return { virtualBatch: this.virtualBatch, runningMean: this.runningMean, runningVar: this.runningVar, momentum: this.momentum };
+  }
+
   protected parse(x: Tensor, options: NormOptions): NormCall {
-    return parseKalmanNormCall(x, {
-      ...options,
-      virtualBatch: this.virtualBatch,
-      runningMean: this.runningMean,
-      runningVar: this.runningVar,
-      momentum: this.momentum,
-    });
+    return parseKalmanNormCall(x, options);
   }
 
   protected checkStateValues(name: string, values: Float32Array): void {

@@ -1,6 +1,6 @@
 // What KalmanNorm and GroupKalmanNorm layers share: parameters, their gradients, train/eval,
 // state dicts, and output reuse.
-import { checkElements, rangeError, typeError } from '../errors';
+import { checkElements, checkKnownKeys, rangeError, typeError } from '../errors';
 import { Device, Tensor } from '../tensor';
 import { StatVector, checkActivation, checkEps, checkGuard, checkGuardStatistic, checkScalarGain } from '../ops/arguments';
 import { Activation, GuardStatistic, NormBackwardOptions, NormGradients, NormOptions, NormResult } from '../ops/normalization';
@@ -195,6 +195,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
     if (!(x instanceof Tensor)) throw typeError('x', 'a Tensor', x);
     const usePriorNode = inputs.prior === undefined && this.priorNode !== null && this.training;
     const linked = usePriorNode ? this.priorNode!.evaluate() : null;
+    // The op's own options come last: V8 builds an object literal that begins with a spread slowly.
     const call = this.parse(x, {
       training: this.training,
       eps: this.options.eps,
@@ -207,13 +208,16 @@ export abstract class NormalizationLayer implements NormalizedSource {
       prior: linked ? perChannelWhenOneRow(linked) : inputs.prior,
       residual: inputs.residual,
       out: { y: this.outputs.get('y', x), saved: this.saved ?? undefined },
+      ...this.opOptions(),
     });
     this.usedPriorNode = usePriorNode;
     this.linkedShape = linked?.mean.shape ?? null;
-    // The posterior outputs too are the layer's own, reused from step to step.
+    // The posterior outputs too are the layer's own, reused from step to step (their shape is the
+    // parsed call's, so they join it after the parse).
     const posterior = posteriorShape(call);
-    const mean = this.outputs.vector('mean', posterior, x.device), variance = this.outputs.vector('var', posterior, x.device);
-    return { ...call, out: { ...call.out, mean, var: variance } };
+    call.out.mean = this.outputs.vector('mean', posterior, x.device);
+    call.out.var = this.outputs.vector('var', posterior, x.device);
+    return call;
   }
 
   private afterForward(result: NormResult): NormResult {
@@ -231,10 +235,13 @@ export abstract class NormalizationLayer implements NormalizedSource {
     const received = this.pending.posterior;
     if (received && (options.dMean !== undefined || options.dVar !== undefined))
       throw new Error('dMean: this layer already receives its posterior gradient from linked layers');
+    if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
+    checkKnownKeys('options', options, ['dMean', 'dVar', 'stream']);
     const prior = forward.prior;
     return parseNormBackwardCall(forward.op, dy, this.saved, {
-      ...options,
-      ...(received ? { dMean: received.dMean, dVar: received.dVar } : {}),
+      dMean: received ? received.dMean : options.dMean,
+      dVar: received ? received.dVar : options.dVar,
+      stream: options.stream,
       out: {
         dx: this.outputs.get('dx', x),
         dResidual: forward.residual ? this.outputs.get('dResidual', x) : undefined,
@@ -300,6 +307,9 @@ export abstract class NormalizationLayer implements NormalizedSource {
     if (this.beta) tensors.beta = this.beta;
     return tensors;
   }
+
+  /** The options of this layer's op beyond NormOptions (KN: ghost batch and running estimates; GKN: groups). */
+  protected abstract opOptions(): object;
 
   /** The op's checked call for x with the layer's options. */
   protected abstract parse(x: Tensor, options: NormOptions): NormCall;
