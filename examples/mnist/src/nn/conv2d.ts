@@ -12,11 +12,19 @@ export interface ConvShape {
   kernel: number;
 }
 
-export function conv2dForward(x: Floats, kernel: Floats, y: Floats, s: ConvShape): void {
+/**
+ * Visits every kernel tap of every (sample, output channel, input channel), in that order, with
+ * what the tap touches: output pixel (i, j) reads input (i + dy - pad, j + dx - pad), so for rows
+ * i in [iLow, iHigh) and columns j in [jLow, jHigh) (the ranges clipped to the image) the output
+ * is at out + i * width + j and the input at input + i * width + j. `tap` indexes the kernel.
+ */
+function forEachTap(
+  s: ConvShape,
+  visit: (tap: number, out: number, input: number, iLow: number, iHigh: number, jLow: number, jHigh: number) => void,
+): void {
   const { batch, inChannels, outChannels, height, width, kernel: k } = s;
   const pad = (k - 1) / 2;
   const plane = height * width;
-  y.fill(0);
   for (let n = 0; n < batch; ++n)
     for (let o = 0; o < outChannels; ++o) {
       const out = (n * outChannels + o) * plane;
@@ -24,52 +32,42 @@ export function conv2dForward(x: Floats, kernel: Floats, y: Floats, s: ConvShape
         const input = (n * inChannels + c) * plane;
         const taps = (o * inChannels + c) * k * k;
         for (let dy = 0; dy < k; ++dy)
-          for (let dx = 0; dx < k; ++dx) {
-            const w = kernel[taps + dy * k + dx];
-            // Output pixel (i, j) reads input (i + dy - pad, j + dx - pad): clip the ranges to the image.
-            const iLow = Math.max(0, pad - dy), iHigh = Math.min(height, height + pad - dy);
-            const jLow = Math.max(0, pad - dx), jHigh = Math.min(width, width + pad - dx);
-            for (let i = iLow; i < iHigh; ++i) {
-              const outRow = out + i * width;
-              const inRow = input + (i + dy - pad) * width + dx - pad;
-              for (let j = jLow; j < jHigh; ++j) y[outRow + j] += w * x[inRow + j];
-            }
-          }
+          for (let dx = 0; dx < k; ++dx)
+            visit(taps + dy * k + dx, out, input + (dy - pad) * width + dx - pad,
+              Math.max(0, pad - dy), Math.min(height, height + pad - dy), Math.max(0, pad - dx), Math.min(width, width + pad - dx));
       }
     }
 }
 
+export function conv2dForward(x: Floats, kernel: Floats, y: Floats, s: ConvShape): void {
+  const width = s.width;
+  y.fill(0);
+  forEachTap(s, (tap, out, input, iLow, iHigh, jLow, jHigh) => {
+    const w = kernel[tap];
+    for (let i = iLow; i < iHigh; ++i) {
+      const outRow = out + i * width, inRow = input + i * width;
+      for (let j = jLow; j < jHigh; ++j) y[outRow + j] += w * x[inRow + j];
+    }
+  });
+}
+
 /** dx overwritten; dKernel accumulated. */
 export function conv2dBackward(dyArr: Floats, x: Floats, kernel: Floats, dx: Floats, dKernel: Floats, s: ConvShape): void {
-  const { batch, inChannels, outChannels, height, width, kernel: k } = s;
-  const pad = (k - 1) / 2;
-  const plane = height * width;
+  const width = s.width;
   dx.fill(0);
-  for (let n = 0; n < batch; ++n)
-    for (let o = 0; o < outChannels; ++o) {
-      const out = (n * outChannels + o) * plane;
-      for (let c = 0; c < inChannels; ++c) {
-        const input = (n * inChannels + c) * plane;
-        const taps = (o * inChannels + c) * k * k;
-        for (let dy = 0; dy < k; ++dy)
-          for (let dxTap = 0; dxTap < k; ++dxTap) {
-            const w = kernel[taps + dy * k + dxTap];
-            const iLow = Math.max(0, pad - dy), iHigh = Math.min(height, height + pad - dy);
-            const jLow = Math.max(0, pad - dxTap), jHigh = Math.min(width, width + pad - dxTap);
-            let dw = 0;
-            for (let i = iLow; i < iHigh; ++i) {
-              const outRow = out + i * width;
-              const inRow = input + (i + dy - pad) * width + dxTap - pad;
-              for (let j = jLow; j < jHigh; ++j) {
-                const g = dyArr[outRow + j];
-                dw += g * x[inRow + j];
-                dx[inRow + j] += g * w;
-              }
-            }
-            dKernel[taps + dy * k + dxTap] += dw;
-          }
+  forEachTap(s, (tap, out, input, iLow, iHigh, jLow, jHigh) => {
+    const w = kernel[tap];
+    let dw = 0;
+    for (let i = iLow; i < iHigh; ++i) {
+      const outRow = out + i * width, inRow = input + i * width;
+      for (let j = jLow; j < jHigh; ++j) {
+        const g = dyArr[outRow + j];
+        dw += g * x[inRow + j];
+        dx[inRow + j] += g * w;
       }
     }
+    dKernel[tap] += dw;
+  });
 }
 
 export class Conv2d implements Module {
