@@ -210,31 +210,44 @@ using Parse = Call (*)(const Napi::Object& args, const Placement& where);
 template <typename Call>
 using Run = void (*)(const Call& call, const CallContext& context);
 
-// The synchronous entry: parse, check, run; on CUDA the run only queues the work on the stream.
-template <typename Call, Parse<Call> parse, Run<Call> run>
-Napi::Value now(const Napi::CallbackInfo& info) {
+// One entry's call: parsed, with every size and overlap checked, before anything runs.
+template <typename Call>
+struct Checked {
+  Napi::Object args;
+  CallContext context;
+  Call call;
+};
+
+template <typename Call, Parse<Call> parse>
+Checked<Call> checked_call(const Napi::CallbackInfo& info) {
   const Napi::Object args = object_argument(info);
   const CallContext context = call_context(args);
   const Call call = parse(args, context.where);
   check_overlaps(call, info.Env());
-  run(call, context);
+  return Checked<Call>{args, context, call};
+}
+
+// The synchronous entry: on CUDA the run only queues the work on the stream.
+template <typename Call, Parse<Call> parse, Run<Call> run>
+Napi::Value now(const Napi::CallbackInfo& info) {
+  const Checked<Call> checked = checked_call<Call, parse>(info);
+  run(checked.call, checked.context);
   return info.Env().Undefined();
 }
 
-// The promise entry: parsed and checked here (a bad argument throws at the call), run on a libuv
-// worker thread on the CPU. A CUDA call only queues work, so it runs here and the promise is
-// already resolved.
+// The promise entry: checked here (a bad argument throws at the call), run on a libuv worker
+// thread on the CPU. A CUDA call only queues work, so it runs here and the promise is already
+// resolved.
 template <typename Call, Parse<Call> parse, Run<Call> run>
 Napi::Value later(const Napi::CallbackInfo& info) {
-  const Napi::Object args = object_argument(info);
-  const CallContext context = call_context(args);
-  const Call call = parse(args, context.where);
-  check_overlaps(call, info.Env());
-  if (context.where.on_device) {
-    run(call, context);
+  const Checked<Call> checked = checked_call<Call, parse>(info);
+  if (checked.context.where.on_device) {
+    run(checked.call, checked.context);
     return PromiseWorker::resolved(info.Env());
   }
-  return PromiseWorker::queue(args, [call, context] { run(call, context); }, "kalmanNorm");
+  const Call call = checked.call;
+  const CallContext context = checked.context;
+  return PromiseWorker::queue(checked.args, [call, context] { run(call, context); }, "kalmanNorm");
 }
 
 template <typename Call, Parse<Call> parse, Run<Call> run>
