@@ -146,6 +146,11 @@ export class Tensor {
     this.buffer = null;
   }
 
+  /** `using tensor = ...`: dispose() when the scope ends. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** @internal A host copy of a float32 tensor's values (on CUDA this waits for the GPU). */
   readSync(): Float32Array {
     if (this.device === 'cpu') return this.toArray().slice();

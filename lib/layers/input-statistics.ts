@@ -158,6 +158,16 @@ export class InputStatistics {
     return this;
   }
 
+  /** Frees the running estimates (GPU memory at once); any later use throws. */
+  dispose(): void {
+    for (const tensor of Object.values(this.state)) tensor?.dispose();
+  }
+
+  /** `using statistics = new InputStatistics(...)`: dispose() when the scope ends. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** The running mean [1, D]. */
   get mean(): Tensor {
     return this.state.mean;

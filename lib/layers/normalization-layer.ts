@@ -49,6 +49,12 @@ function perChannelWhenOneRow(rows: MomentRows): { mean: Tensor; var: Tensor } {
   return { mean: rows.mean.view([rows.mean.size]), var: rows.var.view([rows.var.size]) };
 }
 
+/** Frees the GPU memory a forward allocated for its backward (host memory is left to the collector). */
+function freeDeviceState(saved: SavedNormalization): void {
+  for (const memory of [...Object.values(saved.state), saved.skipped])
+    if (memory !== null && !ArrayBuffer.isView(memory)) memory.free();
+}
+
 /** Gradients that linked layers send back before this layer's own backward runs. */
 interface Pending {
   posterior: { dMean: Tensor; dVar: Tensor } | null;
@@ -84,6 +90,7 @@ export abstract class NormalizationLayer implements NormalizedSource {
   private lastPosterior: MomentRows | null = null;
   private pending: Pending = { posterior: null, gamma: null, beta: null };
   private busy: string | null = null;  // the ...Async call not settled yet
+  private released = false;  // dispose() ran
 
   protected constructor(readonly channels: number, gainCount: number, options: LayerOptions) {
     if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
@@ -185,7 +192,12 @@ export abstract class NormalizationLayer implements NormalizedSource {
     });
   }
 
+  private checkLive(name: string): void {
+    if (this.released) throw new Error(`${name}: the layer has been disposed`);
+  }
+
   private checkIdle(name: string): void {
+    this.checkLive(name);
     if (this.busy) throw new Error(`${name}: the layer's ${this.busy} has not settled yet; await it first`);
   }
 
@@ -266,8 +278,32 @@ export abstract class NormalizationLayer implements NormalizedSource {
     return gradients;
   }
 
+  /**
+   * Frees what the layer owns: parameters, their gradients, running estimates, the outputs it
+   * reuses and the last forward's saved state (GPU memory at once, not when collected). Any later
+   * call on the layer throws. Tensors a caller still holds from it (y, dx) are disposed too.
+   */
+  dispose(): void {
+    this.checkIdle('dispose');
+    const { gamma, beta, gain } = this.grad;
+    for (const tensor of [...Object.values(this.stateTensors()), gamma, beta, gain, this.pending.gamma, this.pending.beta]) tensor?.dispose();
+    this.pending.posterior?.dMean.dispose();
+    this.pending.posterior?.dVar.dispose();
+    this.outputs.dispose();
+    if (this.saved) freeDeviceState(this.saved);
+    this.saved = null;
+    this.lastPosterior = null;
+    this.released = true;
+  }
+
+  /** `using layer = new KalmanNorm(...)`: dispose() when the scope ends. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** Copies of the layer's parameters and running state, by name. */
   stateDict(): Record<string, Float32Array> {
+    this.checkLive('stateDict');
     const state: Record<string, Float32Array> = {};
     for (const [name, tensor] of Object.entries(this.stateTensors())) state[name] = tensor.readSync();
     return state;

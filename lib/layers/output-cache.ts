@@ -14,6 +14,12 @@ export class OutputCache {
     return this.reuse(name, shape, { layout: 'NCHW', device, dtype: 'float32' });
   }
 
+  /** Disposes every tensor it handed out. */
+  dispose(): void {
+    for (const tensor of this.tensors.values()) tensor.dispose();
+    this.tensors.clear();
+  }
+
   private reuse(name: string, shape: readonly number[], options: Required<TensorOptions>): Tensor {
     const cached = this.tensors.get(name);
     if (cached && !cached.disposed && samePlacement(cached, options) && sameShape(cached.shape, shape)) return cached;
