@@ -2,25 +2,10 @@
 import { expect } from 'chai';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Tensor } from '../lib';
 import { native } from '../lib/binding';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-
-/** Runs `source` as the file `name` of a fresh project that depends on kalman-norm (this checkout). */
-function runAsConsumer(name: string, source: string): string {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-consumer-'));
-  try {
-    fs.mkdirSync(path.join(home, 'node_modules'));
-    fs.symlinkSync(ROOT, path.join(home, 'node_modules', 'kalman-norm'), 'dir');
-    fs.writeFileSync(path.join(home, name), source);
-    return execFileSync(process.execPath, [path.join(home, name)], { cwd: home, encoding: 'utf8' });
-  } finally {
-    fs.rmSync(home, { recursive: true, force: true });
-  }
-}
+import { ROOT, runAsConsumer } from './util/consumer';
 
 describe('package', () => {
   it('Tensor.fromArray wraps the caller memory without copying', () => {
