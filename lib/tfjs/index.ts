@@ -12,3 +12,4 @@ export { GroupKalmanNormalization, KalmanNormalization };
 export type { GroupKalmanNormalizationArgs } from './group-kalman-normalization';
 export type { KalmanNormalizationArgs } from './kalman-normalization';
 export type { NormalizationArgs } from './normalization-layer';
+export { linkModel } from './link-model';

@@ -5,6 +5,7 @@ import { checkMomentum } from '../ops/arguments';
 import { checkPositiveInteger } from '../errors';
 import { kalmanNorm, kalmanNormBackward, KalmanNormOptions } from '../ops/kalman-norm';
 import { NormalizationArgs, NormalizationLayer } from './normalization-layer';
+import { Rows, normalizedRows } from './moment-rows';
 import { NormKernel } from './normalize';
 
 type LayerVariable = ReturnType<tf.layers.Layer['addWeight']>;
@@ -42,6 +43,16 @@ export class KalmanNormalization extends NormalizationLayer {
     this.movingMean = this.addWeight('moving_mean', [channels], 'float32', tf.initializers.zeros(), undefined, false);
     this.movingVariance = this.addWeight('moving_variance', [channels], 'float32', tf.initializers.ones(), undefined, false);
     this.built = true;
+  }
+
+  /**
+   * @internal The distribution of this layer's output in the current training pass,
+   * N(beta, gamma^2 var / (var + eps)) over its posterior (keepPosterior), for the next linked layer.
+   */
+  outputRows(): Rows {
+    if (this.lastPosterior === null || this.lastPosterior.mean.isDisposed)
+      throw new Error(`${this.name}: a linked layer after it needs its training call in the same pass first`);
+    return normalizedRows(this.lastPosterior, this.common.epsilon, this.gamma?.read() ?? null, this.beta?.read() ?? null);
   }
 
   protected kernel(): NormKernel {

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkBoolean, checkNumber, rangeError } from '../errors';
 import { FLOAT32_MIN_NORMAL, checkGuard, checkGuardStatistic, checkScalarGain } from '../ops/arguments';
 import { GuardStatistic, NormOptions } from '../ops/normalization';
+import { Rows } from './moment-rows';
 import { NormKernel, normalize } from './normalize';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -54,6 +55,10 @@ export abstract class NormalizationLayer extends tf.layers.Layer {
   protected gamma: LayerVariable | null = null;
   protected beta: LayerVariable | null = null;
   protected gainWeight: LayerVariable | null = null;
+  private priorSource: (() => Rows) | null = null;
+  private posteriorWanted = false;
+  /** The posterior of the last training call, when kept (keepPosterior). */
+  protected lastPosterior: Rows | null = null;
 
   constructor(args: NormalizationArgs) {
     const common = checkCommon(args);
@@ -83,8 +88,12 @@ export abstract class NormalizationLayer extends tf.layers.Layer {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const training = kwargs?.training ?? false;
     if (typeof training !== 'boolean') throw new TypeError(`training: expected a boolean, got ${typeof training}`);
-    return tf.tidy(() =>
-      normalize(
+    const linked = training && this.priorSource !== null;
+    const givesPosterior = training && this.posteriorWanted;
+    // The posterior outlives the call (the next linked layer reads it in the same pass), so it
+    // leaves the tidy scope with y and is freed with the training step's tensors.
+    const [y, ...posterior] = tf.tidy(() => {
+      const { y, posterior } = normalize(
         this.kernel(),
         {
           x,
@@ -92,11 +101,29 @@ export abstract class NormalizationLayer extends tf.layers.Layer {
           gain: tf.clipByValue(this.gainWeight!.read(), 0, 1),
           gamma: this.gamma?.read() ?? null,
           beta: this.beta?.read() ?? null,
+          prior: linked ? this.priorSource!() : null,
         },
         { training, eps: this.common.epsilon, guard: this.common.guard, guardStatistic: this.common.guardStatistic, ...this.opOptions(training) },
+        givesPosterior,
         () => this.afterForward(training),
-      ),
-    );
+      );
+      return posterior ? [y, posterior.mean, posterior.var] : [y];
+    });
+    this.lastPosterior = posterior.length === 2 ? { mean: posterior[0], var: posterior[1] } : null;
+    return y;
+  }
+
+  /**
+   * @internal Links the layer (linkModel): `source` computes each training call's prior from the
+   * layers before it (null: none).
+   */
+  linkPrior(source: (() => Rows) | null): void {
+    this.priorSource = source;
+  }
+
+  /** @internal Makes each training call keep its posterior for the next linked layer. */
+  keepPosterior(): void {
+    this.posteriorWanted = true;
   }
 
   getConfig(): tf.serialization.ConfigDict {

@@ -1,0 +1,94 @@
+// linkModel: KN's statistics across layers (KN-SPEC section 3, docs/LINKED-LAYERS.md) inside a
+// tf.Sequential. Each KalmanNormalization layer that follows another through relu, pools and one
+// dense or conv2d layer takes its prior from the earlier layer's posterior, carried through its
+// normalization, the relu, the pool and that layer's own kernel and bias with this package's
+// transitions; the prior's gradient flows into the kernel, the bias and the earlier layer.
+import * as tf from '@tensorflow/tfjs';
+import { describe } from '../errors';
+import { KalmanNormalization } from './kalman-normalization';
+import { Rows, convRows, denseRows, poolRows, reluRows } from './moment-rows';
+
+type LayerVariable = ReturnType<tf.layers.Layer['addWeight']>;
+
+/** What lies between two linked layers, before the map. */
+type Between = { kind: 'relu' } | { kind: 'max' | 'avg'; taps: number };
+
+/** A dense or conv2d layer without an activation: the map in front of a linked layer. */
+interface Mapping {
+  kind: 'dense' | 'conv';
+  layer: tf.layers.Layer;
+}
+
+const config = (layer: tf.layers.Layer) => layer.getConfig() as Record<string, unknown>;
+
+/** relu, a pool, or null for a layer a link cannot pass. */
+function betweenOf(layer: tf.layers.Layer): Between | null {
+  const name = layer.getClassName();
+  if ((name === 'ReLU' && config(layer).maxValue == null) || (name === 'Activation' && config(layer).activation === 'relu')) return { kind: 'relu' };
+  if (name === 'MaxPooling2D' || name === 'AveragePooling2D') {
+    const [height, width] = config(layer).poolSize as [number, number];
+    return { kind: name === 'MaxPooling2D' ? 'max' : 'avg', taps: height * width };
+  }
+  return null;
+}
+
+function mapOf(layer: tf.layers.Layer): Mapping | null {
+  const name = layer.getClassName();
+  if ((name !== 'Dense' && name !== 'Conv2D') || config(layer).activation !== 'linear') return null;
+  return { kind: name === 'Dense' ? 'dense' : 'conv', layer };
+}
+
+/** The map's weight named `name` ('kernel' or 'bias'), or null when it has none. */
+function weightOf(map: Mapping, name: string): tf.Tensor | null {
+  const weight = map.layer.trainableWeights.find((variable: LayerVariable) => variable.originalName.endsWith(`/${name}`));
+  return weight?.read() ?? null;
+}
+
+/** The prior of the layer after `map`: the earlier layer's output rows through `between` and the map. */
+function carried(source: KalmanNormalization, between: Between[], map: Mapping): Rows {
+  let rows = source.outputRows();
+  between.forEach((step, i) => {
+    // relu(maxPool(z)) = maxPool(relu(z)), and Clark's moments are the more accurate on z: a max
+    // pool right after the relu is taken first (docs/LINKED-LAYERS.md). An average stays after it.
+    if (step.kind === 'relu' && between[i + 1]?.kind === 'max') return;
+    if (step.kind === 'max' && between[i - 1]?.kind === 'relu') rows = reluRows(poolRows(rows, 'max', { taps: step.taps }));
+    else rows = step.kind === 'relu' ? reluRows(rows) : poolRows(rows, step.kind, { taps: step.taps });
+  });
+  const through = map.kind === 'dense' ? denseRows : convRows;
+  return through(rows, weightOf(map, 'kernel')!, weightOf(map, 'bias'));
+}
+
+/**
+ * Links the KalmanNormalization layers of `model`: each one that follows another through relu
+ * (a ReLU layer or an Activation('relu')), max or average pools and one dense or conv2d layer
+ * without an activation takes its prior, in every training call, from the earlier one (see the
+ * file header). Any other layer in between ends a chain. Returns the layers it linked. The links
+ * are not saved with the model: call linkModel again after tf.loadLayersModel.
+ */
+export function linkModel(model: tf.Sequential): KalmanNormalization[] {
+  if (!(model instanceof tf.Sequential)) throw new TypeError(`model: expected a tf.Sequential, got ${describe(model)}`);
+  const linked: KalmanNormalization[] = [];
+  let source: KalmanNormalization | null = null;
+  let between: Between[] = [];
+  let map: Mapping | null = null;
+  for (const layer of model.layers) {
+    if (layer instanceof KalmanNormalization) {
+      if (source && map) {
+        const [from, steps, through] = [source, between, map];
+        source.keepPosterior();
+        layer.linkPrior(() => carried(from, steps, through));
+        linked.push(layer);
+      }
+      [source, between, map] = [layer, [], null];
+      continue;
+    }
+    const step: Between | null = map === null ? betweenOf(layer) : null;
+    const nextMap: Mapping | null = map === null && step === null ? mapOf(layer) : null;
+    if (step) between.push(step);
+    else if (nextMap) map = nextMap;
+    else source = null;
+  }
+  if (linked.length === 0)
+    throw new RangeError('model: no KalmanNormalization layer follows another through relu, pools and one dense or conv2d layer; nothing to link');
+  return linked;
+}
