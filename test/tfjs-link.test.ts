@@ -1,6 +1,6 @@
-// kalman-norm/tfjs linkModel: a linked KalmanNormalization layer's prior comes from the layer
-// before it through the model's own kernels, and the whole model's gradient (data path and
-// statistics path) matches central differences of its loss.
+// kalman-norm/tfjs linkModel: a linked KalmanNormalization layer's prior comes from an input node
+// or from the layer before it through the model's own kernels, and the whole model's gradient
+// (data path and statistics path) matches central differences of its loss.
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { KalmanNormalization, linkModel } from '../lib/tfjs';
@@ -91,17 +91,28 @@ describe('kalman-norm/tfjs linkModel', () => {
     await tf.setBackend('cpu');
   });
 
-  it('links each KN layer that follows another through relu and a dense layer, and its gain then learns', () => {
-    const model = mlp();
-    expect(linkModel(model)).to.deep.equal([model.layers[4]]);
+  /** The gradient of each KN layer's gain in one training call of `model`. */
+  function gainGradients(model: tf.Sequential, layers: number[]): number[][] {
     const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
     const { grads } = tf.variableGrads(lossOf(model, randomTf(1, [4, 5]), randomTf(2, [4, 2])), variables);
-    const gain = (layer: number) => grads[(model.layers[layer].trainableWeights[2].read() as tf.Variable).name].dataSync();
-    expect(Array.from(gain(1))).to.deep.equal([0, 0, 0, 0]);
-    expect(Array.from(gain(4)).some((value) => value !== 0)).to.equal(true);
+    return layers.map((layer) => Array.from(grads[(model.layers[layer].trainableWeights[2].read() as tf.Variable).name].dataSync()));
+  }
+
+  it('links the KN layer after the first dense layer to an input node and the next through relu and a dense layer: both gains learn', () => {
+    const model = mlp();
+    expect(linkModel(model)).to.deep.equal([model.layers[1], model.layers[4]]);
+    for (const gain of gainGradients(model, [1, 4])) expect(gain.some((value) => value !== 0)).to.equal(true);
   });
 
-  it('an MLP\'s gradient, with respect to every kernel, bias, gamma, beta and gain, matches central differences', () => {
+  it('without the input node ({ input: false }) the first KN layer has no prior', () => {
+    const model = mlp();
+    expect(linkModel(model, { input: false })).to.deep.equal([model.layers[4]]);
+    const [first, second] = gainGradients(model, [1, 4]);
+    expect(first).to.deep.equal([0, 0, 0, 0]);
+    expect(second.some((value) => value !== 0)).to.equal(true);
+  });
+
+  it('an MLP\'s gradient (input node and link), with respect to every kernel, bias, gamma, beta and gain, matches central differences', () => {
     const model = mlp();
     linkModel(model);
     checkGradients(model, [4, 5], 2);
@@ -123,13 +134,15 @@ describe('kalman-norm/tfjs linkModel', () => {
     expect(losses[losses.length - 1]).to.be.lessThan(losses[0]);
   });
 
-  it('rejects what it cannot link, naming the model', () => {
+  it('rejects what it cannot link, and bad options, naming them', () => {
     expect(() => linkModel({} as tf.Sequential)).to.throw(TypeError, /^model: expected a tf.Sequential, got Object/);
+    expect(() => linkModel(mlp(), { input: 'yes' as unknown as boolean })).to.throw(TypeError, /^options.input: expected a boolean, got 'yes'/);
+    expect(() => linkModel(mlp(), { inputs: true } as object)).to.throw(TypeError, /^options.inputs: not an option here/);
     const unlinkable = tf.sequential();
-    unlinkable.add(tf.layers.dense({ inputShape: [3], units: 2 }));
+    unlinkable.add(tf.layers.dense({ inputShape: [3], units: 2, activation: 'tanh' }));
     unlinkable.add(kn());
     unlinkable.add(tf.layers.dense({ units: 2, activation: 'tanh' }));
     unlinkable.add(kn());
-    expect(() => linkModel(unlinkable)).to.throw(RangeError, /^model: no KalmanNormalization layer follows another/);
+    expect(() => linkModel(unlinkable)).to.throw(RangeError, /^model: no KalmanNormalization layer follows a first dense layer/);
   });
 });

@@ -13,3 +13,4 @@ export type { GroupKalmanNormalizationArgs } from './group-kalman-normalization'
 export type { KalmanNormalizationArgs } from './kalman-normalization';
 export type { NormalizationArgs } from './normalization-layer';
 export { linkModel } from './link-model';
+export type { LinkOptions } from './link-model';

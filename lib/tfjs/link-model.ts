@@ -2,11 +2,27 @@
 // tf.Sequential. Each KalmanNormalization layer that follows another through relu, pools and one
 // dense or conv2d layer takes its prior from the earlier layer's posterior, carried through its
 // normalization, the relu, the pool and that layer's own kernel and bias with this package's
-// transitions; the prior's gradient flows into the kernel, the bias and the earlier layer.
+// transitions; the prior's gradient flows into the kernel, the bias and the earlier layer. A KN
+// layer right after the model's first layer, a dense one, takes its prior from an input node:
+// running estimates of the model's input through that layer's kernel.
 import * as tf from '@tensorflow/tfjs';
-import { describe } from '../errors';
+import { checkBoolean, checkKnownKeys, describe, rangeError, typeError } from '../errors';
+import { InputStatistics } from '../layers/input-statistics';
+import { Tensor } from '../tensor';
+import { hostValues } from './channels-last';
 import { KalmanNormalization } from './kalman-normalization';
-import { Rows, convRows, denseRows, poolRows, reluRows } from './moment-rows';
+import { Rows, convRows, denseRows, inputRows, poolRows, reluRows } from './moment-rows';
+
+/**
+ * The input node's weight of each new batch (the main job's: the input's distribution does not
+ * change, and a slow average keeps the micro-batch noise out).
+ */
+const INPUT_MOMENTUM = 0.01;
+
+export interface LinkOptions {
+  /** Give the KN layer right after a first dense layer a prior from an input node. Default true. */
+  input?: boolean;
+}
 
 type LayerVariable = ReturnType<tf.layers.Layer['addWeight']>;
 
@@ -59,15 +75,42 @@ function carried(source: KalmanNormalization, between: Between[], map: Mapping):
 }
 
 /**
+ * An input node for the KN layer after the model's first layer, when that is a dense layer without
+ * an activation: running estimates of its input (diagonal covariance), which the dense layer
+ * observes in each training call (a tfjs call hook), carried through its kernel and bias.
+ */
+function linkInput(first: Mapping, layer: KalmanNormalization): void {
+  const kernel = weightOf(first, 'kernel');
+  if (!kernel) throw rangeError('model', `build it before linking (give its first layer an inputShape)`);
+  const statistics = new InputStatistics([kernel.shape[0]], { covariance: 'diagonal', momentum: INPUT_MOMENTUM });
+  first.layer.setCallHook((inputs, kwargs) => {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (kwargs.training === true) statistics.observe(Tensor.fromArray(hostValues('x', x), x.shape));
+  });
+  layer.linkPrior(() => inputRows(statistics, weightOf(first, 'kernel')!, weightOf(first, 'bias')));
+}
+
+/**
  * Links the KalmanNormalization layers of `model`: each one that follows another through relu
  * (a ReLU layer or an Activation('relu')), max or average pools and one dense or conv2d layer
- * without an activation takes its prior, in every training call, from the earlier one (see the
- * file header). Any other layer in between ends a chain. Returns the layers it linked. The links
- * are not saved with the model: call linkModel again after tf.loadLayersModel.
+ * without an activation takes its prior, in every training call, from the earlier one; with
+ * `input` (the default), a KN layer right after a first dense layer takes it from an input node
+ * (see the file header). Any other layer in between ends a chain. Returns the layers it linked.
+ * The links and the input node's estimates are not saved with the model: call linkModel again
+ * after tf.loadLayersModel.
  */
-export function linkModel(model: tf.Sequential): KalmanNormalization[] {
+export function linkModel(model: tf.Sequential, options: LinkOptions = {}): KalmanNormalization[] {
   if (!(model instanceof tf.Sequential)) throw new TypeError(`model: expected a tf.Sequential, got ${describe(model)}`);
+  if (typeof options !== 'object' || options === null) throw typeError('options', 'an object { input? }', options);
+  checkKnownKeys('options', options, ['input']);
+  const withInput = checkBoolean('options.input', options.input ?? true);
   const linked: KalmanNormalization[] = [];
+  const [first, second] = model.layers;
+  const firstMap = mapOf(first);
+  if (withInput && firstMap?.kind === 'dense' && second instanceof KalmanNormalization) {
+    linkInput(firstMap, second);
+    linked.push(second);
+  }
   let source: KalmanNormalization | null = null;
   let between: Between[] = [];
   let map: Mapping | null = null;
@@ -89,6 +132,6 @@ export function linkModel(model: tf.Sequential): KalmanNormalization[] {
     else source = null;
   }
   if (linked.length === 0)
-    throw new RangeError('model: no KalmanNormalization layer follows another through relu, pools and one dense or conv2d layer; nothing to link');
+    throw new RangeError('model: no KalmanNormalization layer follows a first dense layer, or another KN layer through relu, pools and one dense or conv2d layer; nothing to link');
   return linked;
 }

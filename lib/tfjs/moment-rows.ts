@@ -3,8 +3,10 @@
 // own kernels sends its gradient into them (and into the layers before).
 import * as tf from '@tensorflow/tfjs';
 import * as transitions from '../ops/transitions';
+import { quadraticMoments, quadraticMomentsBackward } from '../ops/covariance';
+import { InputStatistics } from '../layers/input-statistics';
 import { Tensor } from '../tensor';
-import { differentiable } from './differentiable';
+import { HostOutput, differentiable } from './differentiable';
 
 /** Statistic rows [R, C]: per unit means and variances. */
 export interface Rows {
@@ -22,6 +24,11 @@ interface Step {
   backward(dMean: Tensor, dVar: Tensor): (Tensor | null | undefined)[];
 }
 
+/** Output rows as differentiable() takes them. */
+function outputsOf(rows: { mean: Tensor; var: Tensor }): HostOutput[] {
+  return [{ values: rows.mean.toArray(), shape: rows.mean.shape }, { values: rows.var.toArray(), shape: rows.var.shape }];
+}
+
 /** rows (and parameters) -> rows, differentiable in every input. */
 function transition(rows: Rows, parameters: [string, tf.Tensor][], forward: (mean: Tensor, variance: Tensor, parameters: Tensor[]) => Step): Rows {
   const inputs: [string, tf.Tensor][] = [['mean', rows.mean], ['var', rows.var], ...parameters];
@@ -29,7 +36,7 @@ function transition(rows: Rows, parameters: [string, tf.Tensor][], forward: (mea
     const [inMean, inVar, ...rest] = values.map((value, i) => Tensor.fromArray(value, inputs[i][1].shape));
     const step = forward(inMean, inVar, rest);
     return {
-      outputs: [{ values: step.mean.toArray(), shape: step.mean.shape }, { values: step.var.toArray(), shape: step.var.shape }],
+      outputs: outputsOf(step),
       backward: ([dMean, dVar]) =>
         step.backward(Tensor.fromArray(dMean, step.mean.shape), Tensor.fromArray(dVar, step.var.shape)).map((gradient) => gradient?.toArray() ?? null),
     };
@@ -113,4 +120,25 @@ export function convRows(rows: Rows, kernel: tf.Tensor, bias: tf.Tensor | null):
       },
     };
   });
+}
+
+/**
+ * The rows [1, Cout] after the first dense layer, from an input node's running estimates of the
+ * model's input (KN-SPEC 3a): m = W mu + bias, u_o = w_o^T Sigma w_o. The gradient flows into the
+ * kernel and the bias, not into the estimates.
+ */
+export function inputRows(statistics: InputStatistics, kernel: tf.Tensor, bias: tf.Tensor | null): Rows {
+  const inputs: [string, tf.Tensor][] = [['kernel', tf.transpose(kernel)]];
+  if (bias) inputs.push(['bias', bias]);
+  const [mean, variance] = differentiable(inputs, ([weight, biasValues]) => {
+    const result = quadraticMoments(statistics.mean, statistics.covariance(), { weight: Tensor.fromArray(weight, inputs[0][1].shape), bias: biasValues });
+    return {
+      outputs: outputsOf(result),
+      backward: ([dMean, dVar]) => {
+        const gradients = quadraticMomentsBackward(Tensor.fromArray(dMean, result.mean.shape), Tensor.fromArray(dVar, result.var.shape), result.saved);
+        return [gradients.dWeight.toArray(), ...(bias ? [gradients.dBias!.toArray()] : [])];
+      },
+    };
+  });
+  return { mean, var: variance };
 }
