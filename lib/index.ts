@@ -1,4 +1,8 @@
-// kalman-norm: Kalman Normalization (KN) and Group Kalman Normalization (GKN) for Node.js.
+/**
+ * kalman-norm: Kalman Normalization (KN) and Group Kalman Normalization (GKN) for Node.js.
+ *
+ * @packageDocumentation
+ */
 export { Tensor, cudaInfo } from './tensor';
 export type { DType, Device, Layout, TensorOptions } from './tensor';
 export type { CudaDevice, CudaInfo, EmulatorCounters } from './binding';

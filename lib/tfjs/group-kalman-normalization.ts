@@ -7,6 +7,7 @@ import { GroupKalmanNormOptions, groupKalmanNorm, groupKalmanNormBackward } from
 import { NormalizationArgs, NormalizationLayer } from './normalization-layer';
 import { NormKernel } from './normalize';
 
+/** GroupKalmanNormalization's options: the shared ones and the group count. */
 export interface GroupKalmanNormalizationArgs extends NormalizationArgs {
   /** The number of channel groups; must divide the channel count. */
   groups: number;
@@ -17,7 +18,12 @@ const GROUP_KALMAN_NORM: NormKernel = {
   backward: groupKalmanNormBackward,
 };
 
+/**
+ * GKN as a tf.layers layer over the last axis: statistics per (sample, group), gamma and beta per
+ * channel, a learned gain per group (docs/TFJS.md).
+ */
 export class GroupKalmanNormalization extends NormalizationLayer {
+  /** The name tf.serialization knows the class by. */
   static className = 'GroupKalmanNormalization';
   private readonly groups: number;
 

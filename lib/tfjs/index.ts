@@ -1,6 +1,10 @@
-// kalman-norm/tfjs: KN and GKN as TensorFlow.js layers (@tensorflow/tfjs is a peer dependency of
-// this entry only). Both are registered with tf.serialization, so model.save / tf.loadLayersModel
-// round-trip them.
+/**
+ * kalman-norm/tfjs: KN and GKN as TensorFlow.js layers, and linkModel for their priors
+ * (@tensorflow/tfjs is a peer dependency of this entry only). Both layers are registered with
+ * tf.serialization, so model.save / tf.loadLayersModel round-trip them. See docs/TFJS.md.
+ *
+ * @packageDocumentation
+ */
 import * as tf from '@tensorflow/tfjs';
 import { GroupKalmanNormalization } from './group-kalman-normalization';
 import { KalmanNormalization } from './kalman-normalization';

@@ -10,6 +10,7 @@ import { NormKernel } from './normalize';
 
 type LayerVariable = ReturnType<tf.layers.Layer['addWeight']>;
 
+/** KalmanNormalization's options: the shared ones, the running estimates' momentum and the ghost batch. */
 export interface KalmanNormalizationArgs extends NormalizationArgs {
   /**
    * The weight of the old value in the running estimates, as in tf.layers.batchNormalization
@@ -22,7 +23,13 @@ export interface KalmanNormalizationArgs extends NormalizationArgs {
 
 const KALMAN_NORM: NormKernel = { forward: kalmanNorm, backward: kalmanNormBackward };
 
+/**
+ * KN as a tf.layers layer over the last axis: statistics per (ghost batch, channel), gamma, beta
+ * and a learned gain per channel, running estimates saved as moving_mean and moving_variance
+ * (docs/TFJS.md). linkModel gives it a prior.
+ */
 export class KalmanNormalization extends NormalizationLayer {
+  /** The name tf.serialization knows the class by. */
   static className = 'KalmanNormalization';
   private readonly momentum: number;
   private readonly virtualBatch: number | undefined;

@@ -19,6 +19,7 @@ import { Rows, convRows, denseRows, inputRows, poolRows, reluRows } from './mome
  */
 const INPUT_MOMENTUM = 0.01;
 
+/** linkModel's options. */
 export interface LinkOptions {
   /** Give the KN layer right after a first dense layer a prior from an input node. Default true. */
   input?: boolean;

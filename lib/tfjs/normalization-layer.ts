@@ -12,6 +12,7 @@ type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type LayerVariable = ReturnType<tf.layers.Layer['addWeight']>;
 type Kwargs = Parameters<tf.layers.Layer['call']>[1];
 
+/** The options both tfjs layers take, besides tf.layers' own (name, inputShape, ...). */
 export interface NormalizationArgs extends LayerArgs {
   /** Added to the variance before the square root. Default 1e-3 (tf.layers.batchNormalization's). */
   epsilon?: number;
