@@ -1,4 +1,5 @@
 // The raw addon, typed in one place. lib/ops adapts it to the public API; nothing else loads it.
+import * as fs from 'fs';
 import * as path from 'path';
 
 export type Layout = 'NCHW' | 'NHWC';
@@ -227,9 +228,23 @@ function packageRoot(): string {
   return path.resolve(__dirname, '..', '..');
 }
 
-/** Where the addon is loaded from: KN_ADDON_PATH, else build/Release of the package. */
+/**
+ * Where the addon is loaded from: KN_ADDON_PATH, else the source build in build/Release of the
+ * package, else the prebuilt addon for this platform in prebuilds/ (node-gyp-build finds it).
+ */
 export function addonPath(): string {
-  return process.env.KN_ADDON_PATH ?? path.join(packageRoot(), 'build', 'Release', 'kalman_norm.node');
+  if (process.env.KN_ADDON_PATH !== undefined) return process.env.KN_ADDON_PATH;
+  const built = path.join(packageRoot(), 'build', 'Release', 'kalman_norm.node');
+  return fs.existsSync(built) ? built : (prebuiltPath() ?? built);
+}
+
+/** The prebuilt addon that fits this platform, or null when the package has none (then the error names build/Release). */
+function prebuiltPath(): string | null {
+  try {
+    return (require('node-gyp-build') as { path(dir: string): string }).path(packageRoot());
+  } catch {
+    return null;  // "No native build was found": the load error that follows says how to build one
+  }
 }
 
 /** Loads the addon on first use (KN_ADDON_PATH overrides where it is looked for). */
