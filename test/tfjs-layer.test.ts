@@ -112,7 +112,9 @@ describe('kalman-norm/tfjs', () => {
       const layer = new KalmanNormalization({ virtualBatch: 3 });
       expect(() => layer.apply(randomTf(6, [N, C]), { training: true })).to.throw(RangeError, /^virtualBatch: must divide the batch size N = 4, got 3/);
       expect(() => layer.apply(tf.ones([N, C], 'int32'), { training: true })).to.throw(TypeError, /^x: expected a float32 tensor, got int32/);
-      expect(() => layer.apply(randomTf(6, [N, C]), { training: 'yes' })).to.throw(TypeError, /^training: expected a boolean, got string/);
+      expect(() => layer.apply(randomTf(6, [N, C]), { training: 'yes' })).to.throw(TypeError, /^training: expected a boolean, got 'yes'/);
+      expect(() => new KalmanNormalization().build([C])).to.throw(RangeError, /^inputShape: expected \[batch, \.\.\.spatial, channels\] with known channels, got \[6\]/);
+      expect(() => new KalmanNormalization(null as unknown as {})).to.throw(TypeError, /^args: expected an object, got null/);
     });
   });
 

@@ -2,7 +2,7 @@
 // the weights gamma, beta and gain, the forward through normalize(), and the config that
 // tf.serialization saves. Channels are the last axis (tfjs's convention).
 import * as tf from '@tensorflow/tfjs';
-import { checkBoolean, checkNumber, rangeError } from '../errors';
+import { checkBoolean, checkNumber, rangeError, typeError } from '../errors';
 import { FLOAT32_MIN_NORMAL, checkGuard, checkGuardStatistic, checkScalarGain } from '../ops/arguments';
 import { GuardStatistic, NormOptions } from '../ops/normalization';
 import { Rows } from './moment-rows';
@@ -39,7 +39,7 @@ interface CommonOptions {
 }
 
 function checkCommon(args: NormalizationArgs): CommonOptions {
-  if (typeof args !== 'object' || args === null) throw new TypeError(`args: expected an object, got ${args === null ? 'null' : typeof args}`);
+  if (typeof args !== 'object' || args === null) throw typeError('args', 'an object', args);
   return {
     epsilon: checkNumber('epsilon', args.epsilon ?? 1e-3, (v) => Math.fround(v) >= FLOAT32_MIN_NORMAL && Number.isFinite(Math.fround(v)),
       'a finite number >= 2^-126 (the smallest normal float32)'),
@@ -88,7 +88,7 @@ export abstract class NormalizationLayer extends tf.layers.Layer {
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const training = kwargs?.training ?? false;
-    if (typeof training !== 'boolean') throw new TypeError(`training: expected a boolean, got ${typeof training}`);
+    if (typeof training !== 'boolean') throw typeError('training', 'a boolean', training);
     const linked = training && this.priorSource !== null;
     const givesPosterior = training && this.posteriorWanted;
     // The posterior outlives the call (the next linked layer reads it in the same pass), so it
@@ -104,7 +104,7 @@ export abstract class NormalizationLayer extends tf.layers.Layer {
           beta: this.beta?.read() ?? null,
           prior: linked ? this.priorSource!() : null,
         },
-        { training, eps: this.common.epsilon, guard: this.common.guard, guardStatistic: this.common.guardStatistic, ...this.opOptions(training) },
+        { training, eps: this.common.epsilon, guard: this.common.guard, guardStatistic: this.common.guardStatistic, ...this.opOptions() },
         givesPosterior,
         () => this.afterForward(training),
       );
@@ -135,7 +135,7 @@ export abstract class NormalizationLayer extends tf.layers.Layer {
   /** The op the layer runs. */
   protected abstract kernel(): NormKernel;
   /** The op's options beyond the shared ones (KN: running estimates, ghost batch; GKN: groups). */
-  protected abstract opOptions(training: boolean): NormOptions;
+  protected abstract opOptions(): NormOptions;
   /** After the op ran (KN: its running estimates into the variables). */
   protected afterForward(_training: boolean): void {}
   /** The layer's own options, as its config. */
