@@ -124,6 +124,24 @@ describe('kalman-norm/tfjs linkModel', () => {
     checkGradients(model, [2, 4, 4, 1], 2);
   });
 
+  it('links a functional model\'s chain the same way, and a branch ends the chain', () => {
+    const input = tf.input({ shape: [5] });
+    const [kn1, kn2, kn3] = [kn(), kn(), kn()];
+    const dense = (units: number) => tf.layers.dense({ units, kernelInitializer: initializer(units) });
+    const first = kn1.apply(dense(4).apply(input)) as tf.SymbolicTensor;
+    const second = kn2.apply(dense(4).apply(tf.layers.reLU().apply(first))) as tf.SymbolicTensor;
+    // kn3's dense takes the concatenation of kn2's and kn1's outputs: no transition describes that.
+    const joined = tf.layers.concatenate().apply([tf.layers.reLU().apply(second) as tf.SymbolicTensor, first]);
+    const output = dense(2).apply(kn3.apply(dense(3).apply(joined))) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: output });
+    expect(linkModel(model)).to.deep.equal([kn1, kn2]);
+    const loss = () => tf.sum(tf.mul(model.apply(randomTf(1, [4, 5]), { training: true }) as tf.Tensor, randomTf(2, [4, 2]))) as tf.Scalar;
+    const { grads } = tf.variableGrads(loss);
+    const gain = (layer: KalmanNormalization) => Array.from(grads[(layer.trainableWeights[2].read() as tf.Variable).name]?.dataSync() ?? []);
+    expect(gain(kn2).some((value) => value !== 0)).to.equal(true);
+    expect(gain(kn3).every((value) => value === 0)).to.equal(true);
+  });
+
   it('model.fit at batch 2 trains a linked model', async () => {
     const model = mlp();
     linkModel(model);
@@ -135,7 +153,8 @@ describe('kalman-norm/tfjs linkModel', () => {
   });
 
   it('rejects what it cannot link, and bad options, naming them', () => {
-    expect(() => linkModel({} as tf.Sequential)).to.throw(TypeError, /^model: expected a tf.Sequential, got Object/);
+    expect(() => linkModel({} as tf.Sequential)).to.throw(TypeError, /^model: expected a tf.LayersModel \(tf.sequential\(\) or tf.model\(\)\), got Object/);
+    expect(() => linkModel(tf.sequential())).to.throw(RangeError, /^model: no KalmanNormalization layer/);
     expect(() => linkModel(mlp(), { input: 'yes' as unknown as boolean })).to.throw(TypeError, /^options.input: expected a boolean, got 'yes'/);
     expect(() => linkModel(mlp(), { inputs: true } as object)).to.throw(TypeError, /^options.inputs: not an option here/);
     const unlinkable = tf.sequential();

@@ -1,12 +1,12 @@
 // linkModel: KN's statistics across layers (KN-SPEC section 3, docs/LINKED-LAYERS.md) inside a
-// tf.Sequential. Each KalmanNormalization layer that follows another through relu, pools and one
+// tfjs model. Each KalmanNormalization layer that follows another through relu, pools and one
 // dense or conv2d layer takes its prior from the earlier layer's posterior, carried through its
 // normalization, the relu, the pool and that layer's own kernel and bias with this package's
 // transitions; the prior's gradient flows into the kernel, the bias and the earlier layer. A KN
 // layer right after the model's first layer, a dense one, takes its prior from an input node:
 // running estimates of the model's input through that layer's kernel.
 import * as tf from '@tensorflow/tfjs';
-import { checkBoolean, checkKnownKeys, describe, rangeError, typeError } from '../errors';
+import { checkBoolean, checkKnownKeys, rangeError, typeError } from '../errors';
 import { InputStatistics } from '../layers/input-statistics';
 import { Tensor } from '../tensor';
 import { hostValues } from './channels-last';
@@ -61,6 +61,12 @@ function weightOf(map: Mapping, name: string): tf.Tensor | null {
   return weight?.read() ?? null;
 }
 
+/** Whether `layer` is called once, on exactly the output of `previous`: a link in a chain. */
+function follows(layer: tf.layers.Layer, previous: tf.layers.Layer | undefined): boolean {
+  const nodes = layer.inboundNodes;
+  return nodes.length === 1 && nodes[0].inboundLayers.length === 1 && nodes[0].inboundLayers[0] === previous;
+}
+
 /** The prior of the layer after `map`: the earlier layer's output rows through `between` and the map. */
 function carried(source: KalmanNormalization, between: Between[], map: Mapping): Rows {
   let rows = source.outputRows();
@@ -92,30 +98,34 @@ function linkInput(first: Mapping, layer: KalmanNormalization): void {
 }
 
 /**
- * Links the KalmanNormalization layers of `model`: each one that follows another through relu
- * (a ReLU layer or an Activation('relu')), max or average pools and one dense or conv2d layer
- * without an activation takes its prior, in every training call, from the earlier one; with
- * `input` (the default), a KN layer right after a first dense layer takes it from an input node
- * (see the file header). Any other layer in between ends a chain. Returns the layers it linked.
+ * Links the KalmanNormalization layers of `model` (tf.sequential() or tf.model()): each one that
+ * follows another through relu (a ReLU layer or an Activation('relu')), max or average pools and
+ * one dense or conv2d layer without an activation, each called once on the one before, takes its
+ * prior, in every training call, from the earlier one; with `input` (the default), a KN layer right
+ * after a first dense layer on the model's input takes it from an input node (see the file
+ * header). Any other layer in between, or a branch, ends a chain. Returns the layers it linked.
  * The links and the input node's estimates are not saved with the model: call linkModel again
  * after tf.loadLayersModel.
  */
-export function linkModel(model: tf.Sequential, options: LinkOptions = {}): KalmanNormalization[] {
-  if (!(model instanceof tf.Sequential)) throw new TypeError(`model: expected a tf.Sequential, got ${describe(model)}`);
+export function linkModel(model: tf.LayersModel, options: LinkOptions = {}): KalmanNormalization[] {
+  if (!(model instanceof tf.LayersModel)) throw typeError('model', 'a tf.LayersModel (tf.sequential() or tf.model())', model);
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object { input? }', options);
   checkKnownKeys('options', options, ['input']);
   const withInput = checkBoolean('options.input', options.input ?? true);
+  const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
   const linked: KalmanNormalization[] = [];
-  const [first, second] = model.layers;
-  const firstMap = mapOf(first);
-  if (withInput && firstMap?.kind === 'dense' && second instanceof KalmanNormalization) {
+  const [first, second] = layers;
+  const firstMap = first ? mapOf(first) : null;
+  const onInput = first?.inboundNodes[0]?.inboundLayers[0]?.getClassName() === 'InputLayer';
+  if (withInput && firstMap?.kind === 'dense' && onInput && second instanceof KalmanNormalization && follows(second, first)) {
     linkInput(firstMap, second);
     linked.push(second);
   }
   let source: KalmanNormalization | null = null;
   let between: Between[] = [];
   let map: Mapping | null = null;
-  for (const layer of model.layers) {
+  layers.forEach((layer, i) => {
+    if (!follows(layer, layers[i - 1])) source = null;
     if (layer instanceof KalmanNormalization) {
       if (source && map) {
         const [from, steps, through] = [source, between, map];
@@ -124,14 +134,14 @@ export function linkModel(model: tf.Sequential, options: LinkOptions = {}): Kalm
         linked.push(layer);
       }
       [source, between, map] = [layer, [], null];
-      continue;
+      return;
     }
     const step: Between | null = map === null ? betweenOf(layer) : null;
     const nextMap: Mapping | null = map === null && step === null ? mapOf(layer) : null;
     if (step) between.push(step);
     else if (nextMap) map = nextMap;
     else source = null;
-  }
+  });
   if (linked.length === 0)
     throw new RangeError('model: no KalmanNormalization layer follows a first dense layer, or another KN layer through relu, pools and one dense or conv2d layer; nothing to link');
   return linked;
