@@ -8,7 +8,7 @@
 namespace kn::addon {
 namespace {
 
-// emulatorCounters() -> { launches, allocations, bytesRead, bytesWritten, hostTransfers, hostWaits }, cumulative
+// emulatorCounters() -> { launches, allocations, bytesRead, bytesWritten, hostTransfers, hostWaits, gridSyncs }, cumulative
 Napi::Value emulator_counters(const Napi::CallbackInfo& info) {
   const kn_emu::Counters counters = kn_emu::counters();
   auto result = Napi::Object::New(info.Env());
@@ -18,6 +18,7 @@ Napi::Value emulator_counters(const Napi::CallbackInfo& info) {
   result.Set("bytesWritten", double(counters.bytes_written));
   result.Set("hostTransfers", double(counters.host_transfers));
   result.Set("hostWaits", double(counters.host_waits));
+  result.Set("gridSyncs", double(counters.grid_syncs));
   return result;
 }
 

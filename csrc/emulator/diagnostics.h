@@ -9,11 +9,12 @@
 namespace kn_emu {
 
 // Cumulative since the process started. Bytes count device (global) memory read and written by
-// copies, memsets and kernels; a kernel's bytes are every load and store of every thread, so a
-// value many threads load counts many times (a GPU's caches would serve most of them). Host
+// copies, memsets and kernels; a kernel's bytes are its distinct 32-byte sectors (traffic.h), the
+// DRAM traffic of a GPU whose caches hold one kernel's footprint: a value many threads load counts
+// once per kernel, a tensor two kernels read counts twice. Host
 // transfers are copies between host and device memory; host waits are calls that block the host
 // until the device is done (a synchronize, a blocking copy or memset): neither can be in a step
-// that is captured into a CUDA graph.
+// that is captured into a CUDA graph. Grid syncs are those the cooperative kernels went through.
 struct Counters {
   uint64_t launches;
   uint64_t allocations;
@@ -21,6 +22,7 @@ struct Counters {
   uint64_t bytes_written;
   uint64_t host_transfers;
   uint64_t host_waits;
+  uint64_t grid_syncs;
 };
 Counters counters();
 

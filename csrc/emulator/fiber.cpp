@@ -100,11 +100,26 @@ kn_emu_trampoline:
 
 namespace kn_emu {
 
-FiberStack::FiberStack(size_t bytes) : guard_(size_t(sysconf(_SC_PAGESIZE))), bytes_(bytes) {
+namespace {
+
+constexpr size_t kCanaryWords = 8;
+constexpr uint64_t kCanaryWord = 0x6b6e2d737461636bull;  // "kn-stack"
+
+}  // namespace
+
+FiberStack::FiberStack(size_t bytes, bool guarded) : guard_(guarded ? size_t(sysconf(_SC_PAGESIZE)) : 0), bytes_(bytes) {
   void* memory = mmap(nullptr, guard_ + bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (memory == MAP_FAILED) throw std::bad_alloc();
   base_ = static_cast<char*>(memory);
-  mprotect(base_, guard_, PROT_NONE);  // a stack overflow faults instead of corrupting a neighbour
+  if (guarded) mprotect(base_, guard_, PROT_NONE);  // a stack overflow faults instead of corrupting a neighbour
+  else for (size_t i = 0; i < kCanaryWords; ++i) reinterpret_cast<uint64_t*>(base_)[i] = kCanaryWord;
+}
+
+bool FiberStack::intact() const {
+  if (guard_) return true;
+  for (size_t i = 0; i < kCanaryWords; ++i)
+    if (reinterpret_cast<const uint64_t*>(base_)[i] != kCanaryWord) return false;
+  return true;
 }
 
 FiberStack::~FiberStack() { munmap(base_, guard_ + bytes_); }

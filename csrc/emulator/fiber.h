@@ -7,14 +7,19 @@
 
 namespace kn_emu {
 
+// A fiber's stack, mmap'd. With `guarded`, a page below it that faults on overflow; without, a
+// canary in its lowest bytes that `intact()` checks. A guard page costs the process two memory
+// maps (Linux allows 65530 by default), so only the first stacks of a process get one: see
+// kGuardedStacks in scheduler.cpp.
 class FiberStack {
  public:
-  explicit FiberStack(size_t bytes);  // mmap'd, with a guard page below it
+  FiberStack(size_t bytes, bool guarded);
   ~FiberStack();
   FiberStack(const FiberStack&) = delete;
   FiberStack& operator=(const FiberStack&) = delete;
   char* bottom() const { return base_ + guard_; }
   size_t size() const { return bytes_; }
+  bool intact() const;  // the canary is untouched (always true with a guard page)
 
  private:
   char* base_;

@@ -24,6 +24,7 @@ struct KernelLaunch {
   dim3 block;
   size_t shared_bytes;
   bool cooperative;
+  const void* function;               // the kernel, as cudaFuncSetAttribute names it
   std::source_location where;
   std::shared_ptr<const void> data;   // the kernel and a copy of its arguments
   size_t data_bytes;
@@ -50,7 +51,8 @@ KernelLaunch make_launch(void (*kernel)(Params...), const GridAt& grid, dim3 blo
                          Args&&... args) {
   using Data = LaunchData<void (*)(Params...), std::tuple<std::decay_t<Params>...>>;
   auto data = std::make_shared<Data>(Data{kernel, std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)});
-  return KernelLaunch{grid.grid, block, shared_bytes, cooperative, grid.where, data, sizeof(Data), &run_thread<Data>};
+  return KernelLaunch{grid.grid, block, shared_bytes, cooperative, reinterpret_cast<const void*>(kernel), grid.where,
+                      data, sizeof(Data), &run_thread<Data>};
 }
 
 template <typename... Params, typename... Args>

@@ -30,7 +30,11 @@ constexpr size_t kStackBytes = 128 * 1024;
 #endif
 constexpr size_t kCanaryBytes = 64;
 constexpr unsigned char kCanary = 0xa5;
-constexpr int kMaxCooperativeThreads = 16384;
+// A cooperative launch runs all its threads as fibers at once: one block of 256 threads for each of
+// the emulated device's 132 SMs at most (the persistent kernels launch exactly that).
+constexpr int kMaxCooperativeThreads = 132 * 256;
+// Stacks with a guard page (two memory maps each); those beyond rely on a canary (fiber.h).
+constexpr size_t kGuardedStacks = 16384;
 
 const char* op_name(WarpOp op) {
   switch (op) {
@@ -84,6 +88,7 @@ struct Block {
   Barrier barrier;
   std::vector<Warp> warps;
   unsigned char* shared = nullptr;
+  std::vector<unsigned char> statics;  // its static __shared__ variables while another block runs
 };
 
 struct Thread {
@@ -107,6 +112,7 @@ struct Run {
   std::vector<Block> blocks;
   Barrier grid;
   Thread* current = nullptr;
+  Block* statics_owner = nullptr;  // whose static __shared__ variables the section holds (see load_statics)
   void* scheduler_context = nullptr;
   const void* scheduler_stack = nullptr;
   size_t scheduler_stack_size = 0;
@@ -203,6 +209,16 @@ int source_lane(WarpOp op, int lane, int argument, int width) {
   }
 }
 
+// Static __shared__ variables are one section of the process (device_language.h), which is right
+// while one block runs at a time. The blocks of a cooperative launch run together, so each keeps
+// its own copy, swapped into the section whenever the scheduler moves to a thread of another block.
+void load_statics(Block& block) {
+  if (run.statics_owner == &block) return;
+  if (run.statics_owner) memcpy(run.statics_owner->statics.data(), __start_kn_emu_shared, static_shared_bytes());
+  memcpy(__start_kn_emu_shared, block.statics.data(), static_shared_bytes());
+  run.statics_owner = &block;
+}
+
 // Runs the threads [first, last) until all return; "" or the failure.
 void schedule(size_t first, size_t last, ThreadOrder order) {
   const size_t count = last - first;
@@ -215,6 +231,7 @@ void schedule(size_t first, size_t last, ThreadOrder order) {
       if (thread.waits_on && *thread.waits_on == thread.wait_value) continue;
       threadIdx = thread.index;
       blockIdx = thread.block->index;
+      if (!thread.block->statics.empty()) load_statics(*thread.block);
       run.current = &thread;
       const size_t index = size_t(&thread - run.threads.data());
       const FiberStack& stack = *run.stacks[index];
@@ -226,6 +243,7 @@ void schedule(size_t first, size_t last, ThreadOrder order) {
       after_switch();
       local_ranges = LocalRanges{};
       progress = true;
+      if (!stack.intact() && run.failure.empty()) run.failure = who(thread) + " overflowed its " + std::to_string(stack.size()) + "-byte stack";
       if (!run.failure.empty()) return;
     }
     if (all_done) return;
@@ -247,6 +265,10 @@ void schedule(size_t first, size_t last, ThreadOrder order) {
 std::string launch_site() { return " [kernel launched at " + site(run.launch->where) + "]"; }
 
 }  // namespace
+
+uint64_t last_grid_syncs() { return run.grid.generation; }
+
+size_t static_shared_bytes() { return size_t(__stop_kn_emu_shared - __start_kn_emu_shared); }
 
 void fill_nan(void* memory, size_t bytes) {
   auto* out = static_cast<unsigned char*>(memory);
@@ -326,7 +348,7 @@ std::string run_grid(const KernelLaunch& launch, ThreadOrder order) {
   gridDim = grid;
   blockDim = block;
   const size_t fibers = together * block_threads;
-  while (run.stacks.size() < fibers) run.stacks.push_back(std::make_unique<FiberStack>(kStackBytes));
+  while (run.stacks.size() < fibers) run.stacks.push_back(std::make_unique<FiberStack>(kStackBytes, run.stacks.size() < kGuardedStacks));
   run.threads.assign(fibers, Thread{});
   run.blocks.assign(together, Block{});
   const size_t warps_per_block = (block_threads + 31) / 32;
@@ -366,8 +388,10 @@ std::string run_grid(const KernelLaunch& launch, ThreadOrder order) {
       memset(base + launch.shared_bytes, kCanary, kCanaryBytes);
       run.blocks[b].shared = base;
     }
-    if (+__start_kn_emu_shared != +__stop_kn_emu_shared)
-      fill_nan(__start_kn_emu_shared, size_t(__stop_kn_emu_shared - __start_kn_emu_shared));
+    if (static_shared_bytes()) fill_nan(__start_kn_emu_shared, static_shared_bytes());
+    run.statics_owner = nullptr;
+    if (together > 1 && static_shared_bytes())
+      for (size_t b = 0; b < together; ++b) run.blocks[b].statics.assign(__start_kn_emu_shared, __stop_kn_emu_shared);
     schedule(0, fibers, order);
     if (run.failure.empty()) {
       for (size_t b = 0; b < together; ++b)

@@ -1,8 +1,10 @@
 // The SIMT emulator's own tests (kn_emulator_checks, built only by KN_CUDA=emulate): kernels with
 // one injected bug each, each of which must be reported as a fault that names this file and the
 // line of the bug, and correct kernels (shuffles, ballot, dynamic shared memory, a cooperative grid
-// sync, race mode on a correct barrier) that must give the right values and no fault. Prints one
-// line per check; exits 1 if any check failed. test/gpu/emulator-checks.test.ts runs it.
+// sync, race mode on a correct barrier) that must give the right values and no fault; and the
+// launch rules of a GPU the persistent kernels rely on (the dynamic shared memory limit, the size
+// of a cooperative grid, static shared memory per block). Prints one line per check; exits 1 if
+// any check failed. test/gpu/emulator-checks.test.ts runs it.
 #include <cooperative_groups.h>
 #include <stdio.h>
 
@@ -94,6 +96,16 @@ __global__ void grid_total_kernel(const float* in, float* block_sums, float* out
   float total = 0.f;
   for (unsigned b = 0; b < gridDim.x; ++b) total += block_sums[b];
   out[blockIdx.x * kThreads + threadIdx.x] = total;
+}
+
+// Each block keeps its index in a static __shared__ variable across a grid sync, then every thread
+// writes what it reads there: its block's index, if each block has its own.
+__global__ void block_static_kernel(float* out) {
+  __shared__ float mine;
+  if (threadIdx.x == 0) mine = float(blockIdx.x);
+  cooperative_groups::this_grid().sync();
+  __syncthreads();
+  out[blockIdx.x * blockDim.x + threadIdx.x] = mine;
 }
 
 int failures = 0;
@@ -200,6 +212,35 @@ int main(int argc, char** argv) {
   expect_no_fault("a cooperative launch with a grid sync", totals[0] == grid_total && totals[4 * kThreads - 1] == grid_total, "");
   launch_kernel(grid_total_kernel, 4, kThreads, 0, nullptr, in, scratch, out);
   expect_fault("a grid sync in an ordinary launch is reported", "grid sync", 0);
+
+  // The largest cooperative grid the emulator runs: a block of 256 threads on each of 132 SMs, far
+  // more fibers than get a guard page (the rest have a canary).
+  constexpr int kSms = 132, kWideThreads = 256;
+  float* wide = device_copy(std::vector<float>(kSms * kWideThreads, -1.f));
+  launch_cooperative_kernel(block_static_kernel, kSms, kWideThreads, 0, nullptr, wide);
+  const std::vector<float> owners = host_copy(wide, kSms * kWideThreads);
+  bool own_statics = true;
+  for (int i = 0; i < kSms * kWideThreads; ++i) own_statics = own_statics && owners[i] == float(i / kWideThreads);
+  expect_no_fault("132 cooperative blocks of 256 threads, each with its own static shared memory", own_statics, "");
+
+  const int blocks_per_sm_limit = 2048 / kWideThreads;
+  launch_cooperative_kernel(block_static_kernel, kSms * blocks_per_sm_limit + 1, kWideThreads, 0, nullptr, wide);
+  const cudaError_t too_large = cudaGetLastError();
+  report("a cooperative grid larger than the device holds at once is refused", too_large == cudaErrorCooperativeLaunchTooLarge,
+         cudaGetErrorName(too_large));
+
+  constexpr size_t kLargeShared = 64 * 1024;
+  launch_kernel(reverse_kernel, 1, kThreads, kLargeShared, nullptr, in, out);
+  const cudaError_t unraised = cudaGetLastError();
+  report("more than 48 KiB of dynamic shared memory needs cudaFuncSetAttribute", unraised == cudaErrorInvalidValue,
+         cudaGetErrorName(unraised));
+  const void* reverse = reinterpret_cast<const void*>(reverse_kernel);
+  const cudaError_t raised = cudaFuncSetAttribute(reverse, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kLargeShared));
+  launch_kernel(reverse_kernel, 1, kThreads, kLargeShared, nullptr, in, out);
+  expect_no_fault("and runs once raised", raised == cudaSuccess && cudaGetLastError() == cudaSuccess, "");
+  int resident = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, reverse, kThreads, kLargeShared);
+  report("the occupancy of a block with 64 KiB of shared memory is 3 blocks per SM", resident == 3, std::to_string(resident));
 
   printf("%d failed\n", failures);
   return failures == 0 ? 0 : 1;
