@@ -6,9 +6,14 @@
 // per-unit results, so a whole reduction and what follows from it is one launch.
 //
 // A Policy has: `State` (a small struct of floats), `static State empty()`, `Context context(cell)`
-// (what its adds need to know about the cell), `template <int V> void add(State&, int64_t
-// first_element, Context) const` and `static State merge(a, b)`. A Finish is a functor
+// (what its adds need to know about the cell), `template <int V, typename Fetch> void add(State&,
+// int64_t first_element, Context, Fetch&) const` (it reads its tensors through the Fetch of
+// tensor_fetch.cuh) and `static State merge(a, b)`. A Finish is a functor
 // `void operator()(int rank, int threads) const` run by every thread of the last block.
+//
+// The work of one block is a device function of the block's index in the plan
+// (run_statistics_block, tile_statistics_block), so the persistent kernels (persistent_pass.cuh)
+// can run several of the plan's blocks in one.
 #pragma once
 
 #include "device_io.cuh"
@@ -16,6 +21,7 @@
 #include "../csrc/common/kalman_norm_cells.h"
 #include "../csrc/common/kalman_norm_math.h"
 #include "reduction_plan.h"
+#include "tensor_fetch.cuh"
 
 namespace kn::cuda {
 
@@ -29,10 +35,10 @@ struct MomentsPolicy {
 
   __device__ static State empty() { return State{0.f, 0.f, 0.f}; }
   __device__ Context context(int64_t) const { return 0; }
-  template <int V>
-  __device__ void add(State& state, int64_t first, Context) const {
+  template <int V, typename Fetch>
+  __device__ void add(State& state, int64_t first, Context, Fetch& fetch) const {
     float values[V];
-    load_floats<T, V>(x + first, values);
+    fetch(x, first, values);
 #pragma unroll
     for (int i = 0; i < V; ++i) welford_add(state, values[i]);
   }
@@ -40,14 +46,14 @@ struct MomentsPolicy {
 };
 
 // x and dy' (dy masked by y > 0 under the relu epilogue) of the V elements from `first`.
-template <typename T, int V, bool kRelu>
-__device__ __forceinline__ void load_x_and_gradient(const T* x, const T* dy, const T* y, int64_t first, float (&xs)[V],
-                                                    float (&grads)[V]) {
-  load_floats<T, V>(x + first, xs);
-  load_floats<T, V>(dy + first, grads);
+template <typename T, int V, bool kRelu, typename Fetch>
+__device__ __forceinline__ void load_x_and_gradient(Fetch& fetch, const T* x, const T* dy, const T* y, int64_t first,
+                                                    float (&xs)[V], float (&grads)[V]) {
+  fetch(x, first, xs);
+  fetch(dy, first, grads);
   if constexpr (kRelu) {
     float ys[V];
-    load_floats<T, V>(y + first, ys);
+    fetch(y, first, ys);
 #pragma unroll
     for (int i = 0; i < V; ++i) grads[i] = relu_gradient(grads[i], ys[i]);
   }
@@ -68,10 +74,10 @@ struct GradientPolicy {
 
   __device__ static State empty() { return State{0.f, 0.f}; }
   __device__ Context context(int64_t cell) const { return posterior_mean[unit_of_cell_index(shape, cell)]; }
-  template <int V>
-  __device__ void add(State& state, int64_t first, Context center) const {
+  template <int V, typename Fetch>
+  __device__ void add(State& state, int64_t first, Context center, Fetch& fetch) const {
     float xs[V], grads[V];
-    load_x_and_gradient<T, V, kRelu>(x, dy, y, first, xs, grads);
+    load_x_and_gradient<T, V, kRelu>(fetch, x, dy, y, first, xs, grads);
 #pragma unroll
     for (int i = 0; i < V; ++i) gradient_add(state, grads[i], xs[i], center);
   }
@@ -115,40 +121,33 @@ __device__ void finish_in_last_block(unsigned* ticket, const Finish& finish) {
   if (rank == 0) *ticket = 0;
 }
 
-// NCHW. Block: kBlockThreads threads = kBlockThreads / 32 warps, one run each; then the last block
-// finishes.
-template <typename Policy, int V, typename Finish>
-__global__ void __launch_bounds__(kBlockThreads) run_statistics_kernel(ReductionPlan plan, Policy policy,
-                                                                       typename Policy::State* partials,
-                                                                       unsigned* ticket, Finish finish) {
-  const int64_t item = int64_t(blockIdx.x) * (kBlockThreads / kWarp) + threadIdx.x / kWarp;
+// NCHW, the plan's block `block`: kBlockThreads threads = kBlockThreads / 32 warps, one run each.
+template <typename Policy, int V, typename Fetch>
+__device__ void run_statistics_block(const ReductionPlan& plan, int64_t block, const Policy& policy,
+                                     typename Policy::State* partials, Fetch& fetch) {
+  const int64_t item = block * (kBlockThreads / kWarp) + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
-  if (item < plan.items()) {  // the item is the same for the whole warp
-    const RunItem run = run_item(plan, item);
-    const typename Policy::Context context = policy.context(run.cell);
-    typename Policy::State state = Policy::empty();
-    for (int64_t step = 0;; ++step) {
-      const int64_t first = run_element(plan, run, lane, step);
-      if (first < 0) break;
-      policy.template add<V>(state, first, context);
-    }
-    state = warp_merge<Policy>(state);
-    const int64_t channels = plan.shape.channels;
-    if (lane == 0) partials[plan.partial_index(run.cell / channels, run.cell % channels, run.chunk)] = state;
+  if (item >= plan.items()) return;  // the item is the same for the whole warp
+  const RunItem run = run_item(plan, item);
+  const typename Policy::Context context = policy.context(run.cell);
+  typename Policy::State state = Policy::empty();
+  for (int64_t step = 0;; ++step) {
+    const int64_t first = run_element(plan, run, lane, step);
+    if (first < 0) break;
+    policy.template add<V>(state, first, context, fetch);
   }
-  finish_in_last_block(ticket, finish);
+  state = warp_merge<Policy>(state);
+  const int64_t channels = plan.shape.channels;
+  if (lane == 0) partials[plan.partial_index(run.cell / channels, run.cell % channels, run.chunk)] = state;
 }
 
-// NHWC. Block: (tile_channels, row_lanes) threads, one tile; dynamic shared memory holds one State
-// per thread. Then the last block finishes.
-template <typename Policy, typename Finish>
-__global__ void __launch_bounds__(kBlockThreads) tile_statistics_kernel(ReductionPlan plan, Policy policy,
-                                                                        typename Policy::State* partials,
-                                                                        unsigned* ticket, Finish finish) {
+// NHWC, the plan's block `block`: (tile_channels, row_lanes) threads, one tile; `lanes` (shared
+// memory) holds one State per thread, merged along the row lanes in a fixed order.
+template <typename Policy, typename Fetch>
+__device__ void tile_statistics_block(const ReductionPlan& plan, int64_t block, const Policy& policy,
+                                      typename Policy::State* partials, Fetch& fetch, typename Policy::State* lanes) {
   using State = typename Policy::State;
-  KN_DYNAMIC_SHARED(unsigned char, shared_bytes);
-  State* lanes = reinterpret_cast<State*>(shared_bytes);
-  const TileItem tile = tile_item(plan, blockIdx.x);
+  const TileItem tile = tile_item(plan, block);
   const int channel_lane = threadIdx.x, row_lane = threadIdx.y;
   const int64_t cell = tile.sample * plan.shape.channels + tile.channel_begin + channel_lane;
   State state = Policy::empty();
@@ -157,7 +156,7 @@ __global__ void __launch_bounds__(kBlockThreads) tile_statistics_kernel(Reductio
     for (int64_t step = 0;; ++step) {
       const int64_t element = tile_element(plan, tile, channel_lane, row_lane, step);
       if (element < 0) break;
-      policy.template add<1>(state, element, context);
+      policy.template add<1>(state, element, context, fetch);
     }
   }
   lanes[row_lane * blockDim.x + channel_lane] = state;
@@ -166,6 +165,27 @@ __global__ void __launch_bounds__(kBlockThreads) tile_statistics_kernel(Reductio
     for (unsigned r = 1; r < blockDim.y; ++r) state = Policy::merge(state, lanes[r * blockDim.x + channel_lane]);
     partials[plan.partial_index(tile.sample, tile.channel_begin + channel_lane, tile.chunk)] = state;
   }
+}
+
+// NCHW: one block of the plan, then the last block finishes.
+template <typename Policy, int V, typename Finish>
+__global__ void __launch_bounds__(kBlockThreads) run_statistics_kernel(ReductionPlan plan, Policy policy,
+                                                                       typename Policy::State* partials,
+                                                                       unsigned* ticket, Finish finish) {
+  GlobalFetch fetch;
+  run_statistics_block<Policy, V>(plan, blockIdx.x, policy, partials, fetch);
+  finish_in_last_block(ticket, finish);
+}
+
+// NHWC: one tile of the plan (dynamic shared memory: one State per thread), then the last block
+// finishes.
+template <typename Policy, typename Finish>
+__global__ void __launch_bounds__(kBlockThreads) tile_statistics_kernel(ReductionPlan plan, Policy policy,
+                                                                        typename Policy::State* partials,
+                                                                        unsigned* ticket, Finish finish) {
+  KN_DYNAMIC_SHARED(unsigned char, shared_bytes);
+  GlobalFetch fetch;
+  tile_statistics_block(plan, blockIdx.x, policy, partials, fetch, reinterpret_cast<typename Policy::State*>(shared_bytes));
   finish_in_last_block(ticket, finish);
 }
 

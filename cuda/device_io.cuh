@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <type_traits>
+
 namespace kn::cuda {
 
 __device__ __forceinline__ float to_float(float value) { return value; }
@@ -26,21 +28,35 @@ __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float value) 
 template <typename T>
 constexpr int kVectorWidth = 16 / sizeof(T);
 
-// Loads V consecutive elements; with V > 1, `source` is 16-byte aligned and V * sizeof(T) == 16.
+// V consecutive elements as they lie in memory: one element, or one 16-byte vector (V > 1, then
+// V * sizeof(T) == 16 and the address is 16-byte aligned).
 template <typename T, int V>
-__device__ __forceinline__ void load_floats(const T* source, float (&out)[V]) {
+using Packed = std::conditional_t<V == 1, T, uint4>;
+
+template <typename T, int V>
+__device__ __forceinline__ Packed<T, V> load_packed(const T* source) {
+  static_assert(V == 1 || V * sizeof(T) == 16, "a vector is 16 bytes");
+  return *reinterpret_cast<const Packed<T, V>*>(source);
+}
+
+template <typename T, int V>
+__device__ __forceinline__ void unpack_floats(const Packed<T, V>& packed, float (&out)[V]) {
   if constexpr (V == 1) {
-    out[0] = to_float(source[0]);
+    out[0] = to_float(packed);
   } else {
-    static_assert(V * sizeof(T) == 16, "a vector is 16 bytes");
-    // One 16-byte load, then memcpy into T's own array: reading the uint4 through a T* would break
-    // strict aliasing (g++ -O2 miscompiles that; nvcc turns this memcpy into register moves).
-    const uint4 raw = *reinterpret_cast<const uint4*>(source);
+    // memcpy into T's own array: reading the uint4 through a T* would break strict aliasing (g++ -O2
+    // miscompiles that; nvcc turns this memcpy into register moves).
     T values[V];
-    memcpy(values, &raw, sizeof(raw));
+    memcpy(values, &packed, sizeof(packed));
 #pragma unroll
     for (int i = 0; i < V; ++i) out[i] = to_float(values[i]);
   }
+}
+
+// Loads V consecutive elements as float.
+template <typename T, int V>
+__device__ __forceinline__ void load_floats(const T* source, float (&out)[V]) {
+  unpack_floats<T, V>(load_packed<T, V>(source), out);
 }
 
 template <typename T, int V>

@@ -1,4 +1,5 @@
-// CUDA backward of KN and GKN (KN-SPEC section 2), two launches. The statistics kernel
+// CUDA backward of KN and GKN (KN-SPEC section 2), two launches, or one persistent launch where x
+// and dy (and y under relu) fit in the shared memory of one block per SM (persistent_pass.cuh). The statistics kernel
 // (cell_reductions.cuh) sums dy' and dy' (x - mu) per cell, and its last block folds the sums,
 // applies unit_backward to each unit (kalman_norm_math.h), sums dgamma / dbeta per channel and the
 // prior and gain gradients per output value (in a fixed order: deterministic); then the element
@@ -9,7 +10,7 @@
 #include "../csrc/common/kalman_norm_cells.h"
 #include "../csrc/common/kalman_norm_units.h"
 #include "kalman_norm_cuda.h"
-#include "launch.cuh"
+#include "persistent_pass.cuh"
 
 namespace kn::cuda {
 namespace {
@@ -75,10 +76,10 @@ struct InputGradientOp {
   __device__ void begin_cell(int64_t cell) {
     k = input_gradient_cell(gamma, rstd, observed_mean, units, unit_of_cell_index(shape, cell), cell % shape.channels);
   }
-  template <int V>
-  __device__ void apply(int64_t first) const {
+  template <int V, typename Fetch>
+  __device__ void apply(int64_t first, Fetch& fetch) const {
     float xs[V], grads[V];
-    load_x_and_gradient<T, V, kRelu>(x, dy, y, first, xs, grads);
+    load_x_and_gradient<T, V, kRelu>(fetch, x, dy, y, first, xs, grads);
     if constexpr (kResidualGrad) store_floats<T, V>(dresidual + first, grads);
 #pragma unroll
     for (int i = 0; i < V; ++i) xs[i] = input_gradient_element(grads[i], xs[i], k.scale, k.center, k.centered, k.constant);
@@ -86,42 +87,39 @@ struct InputGradientOp {
   }
 };
 
-template <typename T>
-void input_gradient(const Backward& args, const UnitBackward<float>* units, cudaStream_t stream) {
-  const T *x = args.x.as<T>(), *dy = args.dy.as<T>(), *y = args.relu_output.as<T>();
-  T *dx = args.dx.as<T>(), *dresidual = args.dresidual.as<T>();
-  const ReductionPlan plan = make_reduction_plan(args.shape, vector_width_for<T>({x, dy, y, dx, dresidual}));
-  const auto with = [&](auto op) {
+// The training pass of the backward: the gradient sums of `policy`, then dx (and dresidual) by
+// the InputGradientOp of the call, with relu (x, dy and y cached where it runs persistent) or not.
+template <typename T, bool kRelu>
+void launch_backward_pass(const Backward& args, const ReductionPlan& plan, const GradientPolicy<T, kRelu>& policy,
+                          GradientSums<float>* partials, unsigned* ticket, const BackwardFinish& finish, cudaStream_t stream) {
+  const auto launch = [&](auto op) {
     op.shape = args.shape;
-    op.x = x, op.dy = dy, op.y = y, op.dx = dx, op.dresidual = dresidual;
-    op.gamma = args.gamma, op.rstd = args.state.rstd, op.observed_mean = args.state.observed_mean, op.units = units;
-    launch_walk(plan, op, stream, kOp);
+    op.x = policy.x, op.dy = policy.dy, op.y = policy.y;
+    op.dx = args.dx.as<T>(), op.dresidual = args.dresidual.as<T>();
+    op.gamma = args.gamma, op.rstd = args.state.rstd, op.observed_mean = args.state.observed_mean, op.units = finish.units;
+    launch_training_pass(plan, policy, partials, ticket, finish, op, kRelu ? 3 : 2, stream, kOp);
   };
-  if (y && dresidual) with(InputGradientOp<T, true, true>{});
-  else if (y) with(InputGradientOp<T, true, false>{});
-  else if (dresidual) with(InputGradientOp<T, false, true>{});
-  else with(InputGradientOp<T, false, false>{});
+  if (args.dresidual.data) launch(InputGradientOp<T, kRelu, true>{});
+  else launch(InputGradientOp<T, kRelu, false>{});
 }
 
 template <typename T>
 void backward(const Backward& args, cudaStream_t stream) {
   const NormShape& shape = args.shape;
-  const T* y = args.relu_output.as<T>();
-  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({args.x.data, args.dy.data, y}));
+  const T *x = args.x.as<T>(), *dy = args.dy.as<T>(), *y = args.relu_output.as<T>();
+  // One plan for the sums and the dx pass, as the persistent kernel walks both in one.
+  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({x, dy, y, args.dx.data, args.dresidual.data}));
   WorkspaceLayout layout;
   const size_t partials_at = layout.add<GradientSums<float>>(plan.partials());
   const size_t cells_at = layout.add<GradientSums<float>>(shape.cells());
   const size_t units_at = layout.add<UnitBackward<float>>(shape.units());
   const WorkspaceLease workspace(stream, layout, kOp);
   GradientSums<float>* partials = workspace.at<GradientSums<float>>(partials_at);
-  UnitBackward<float>* units = workspace.at<UnitBackward<float>>(units_at);
-  const BackwardFinish finish{args, plan, partials, workspace.at<GradientSums<float>>(cells_at), units};
-  const T* x = args.x.as<T>();
-  const T* dy = args.dy.as<T>();
+  const BackwardFinish finish{args, plan, partials, workspace.at<GradientSums<float>>(cells_at), workspace.at<UnitBackward<float>>(units_at)};
   const float* center = args.state.posterior_mean;
-  if (y) launch_statistics(plan, GradientPolicy<T, true>{shape, x, dy, y, center}, partials, workspace.ticket(), finish, stream, kOp);
-  else launch_statistics(plan, GradientPolicy<T, false>{shape, x, dy, y, center}, partials, workspace.ticket(), finish, stream, kOp);
-  input_gradient<T>(args, units, stream);
+  unsigned* ticket = workspace.ticket();
+  if (y) launch_backward_pass<T, true>(args, plan, GradientPolicy<T, true>{shape, x, dy, y, center}, partials, ticket, finish, stream);
+  else launch_backward_pass<T, false>(args, plan, GradientPolicy<T, false>{shape, x, dy, y, center}, partials, ticket, finish, stream);
 }
 
 }  // namespace

@@ -17,4 +17,8 @@ void kalman_norm_forward_fixed(const FixedStatisticsForward& args, cudaStream_t 
 
 void kalman_norm_backward(const Backward& args, cudaStream_t stream);
 
+// On (the default): a training pass whose inputs fit in the shared memory of one block per SM runs
+// as one persistent launch (persistent_pass.cuh), else as two. Off: always two (tests compare them).
+void set_persistent_passes(bool on);
+
 }  // namespace kn::cuda

@@ -3,14 +3,15 @@
 // decides the guard, fuses each unit with its prior and updates the running estimates; then the
 // element pass walks the same plan and writes y with the fused epilogue, 16 bytes per load in NCHW
 // where alignment allows, each thread forming its cell's coefficients from the unit's posterior.
-// Inference (fixed statistics) is one launch. Scratch lives in the stream's workspace
+// Where x fits in the shared memory of one block per SM, the same work is one persistent launch
+// that reads x once (persistent_pass.cuh). Inference (fixed statistics) is one launch. Scratch lives in the stream's workspace
 // (workspace.h), so a call allocates nothing once its stream has seen one of its size. Every
 // formula is a shared function the CPU backend calls too (csrc/common/kalman_norm_units.h,
 // kalman_norm_cells.h, kalman_norm_math.h).
 #include "../csrc/common/kalman_norm_cells.h"
 #include "../csrc/common/kalman_norm_units.h"
 #include "kalman_norm_cuda.h"
-#include "launch.cuh"
+#include "persistent_pass.cuh"
 
 namespace kn::cuda {
 namespace {
@@ -105,10 +106,10 @@ struct NormalizeOp {
   NormalizeCell k;
 
   __device__ void begin_cell(int64_t cell) { k = coefficients.of(cell); }
-  template <int V>
-  __device__ void apply(int64_t first) const {
+  template <int V, typename Fetch>
+  __device__ void apply(int64_t first, Fetch& fetch) const {
     float values[V], added[V];
-    load_floats<T, V>(x + first, values);
+    fetch(x, first, values);
     if constexpr (kResidual) load_floats<T, V>(residual + first, added);
 #pragma unroll
     for (int i = 0; i < V; ++i)
@@ -125,7 +126,8 @@ __global__ void __launch_bounds__(kBlockThreads) fixed_forward_kernel(ReductionP
   const int64_t rank = int64_t(blockIdx.x) * blockDim.x * blockDim.y + threadIdx.y * blockDim.x + threadIdx.x;
   if (rank == 0) *args.state.guard_fired = 0;
   for (int64_t unit = rank; unit < args.io.shape.units(); unit += threads) write_fixed_unit(args, unit);
-  walk_plan<V>(plan, op);
+  GlobalFetch fetch;
+  walk_block<V>(plan, blockIdx.x, op, fetch);
 }
 
 template <typename Op>
@@ -154,17 +156,18 @@ template <typename T>
 void forward_training(const TrainingForward& args, cudaStream_t stream) {
   const ForwardIO& io = args.io;
   const NormShape& shape = io.shape;
-  const ReductionPlan statistics_plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data}));
+  // One plan for the statistics and the element pass, as the persistent kernel walks both in one.
+  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data, io.y.data, io.epilogue.residual.data}));
   WorkspaceLayout layout;
-  const size_t partials_at = layout.add<Moments<float>>(statistics_plan.partials());
+  const size_t partials_at = layout.add<Moments<float>>(plan.partials());
   const size_t cells_at = layout.add<Moments<float>>(shape.cells());
   const WorkspaceLease workspace(stream, layout, kOp);
   Moments<float>* partials = workspace.at<Moments<float>>(partials_at);
-  const ForwardFinish finish{args, statistics_plan, partials, workspace.at<Moments<float>>(cells_at)};
-  launch_statistics(statistics_plan, MomentsPolicy<T>{io.x.as<T>()}, partials, workspace.ticket(), finish, stream, kOp);
-  const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data, io.y.data, io.epilogue.residual.data}));
+  const ForwardFinish finish{args, plan, partials, workspace.at<Moments<float>>(cells_at)};
   const PosteriorCoefficients coefficients{shape, args.state.posterior_mean, args.state.rstd, io.epilogue.gamma, io.epilogue.beta};
-  with_normalize_op<T>(io, coefficients, [&](const auto& op) { launch_walk(plan, op, stream, kOp); });
+  with_normalize_op<T>(io, coefficients, [&](const auto& op) {
+    launch_training_pass(plan, MomentsPolicy<T>{io.x.as<T>()}, partials, workspace.ticket(), finish, op, 1, stream, kOp);
+  });
 }
 
 template <typename T>

@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "../csrc/common/tensor_ref.h"
 #include "cuda_check.h"
 #include "element_passes.cuh"
 #include "cell_reductions.cuh"

@@ -45,6 +45,12 @@ struct ReductionPlan {
   KN_HOST_DEVICE int64_t items() const {
     return runs() ? shape.cells() * chunks : shape.samples * chunks * channel_tiles;
   }
+  // Blocks of kBlockThreads threads: a warp per item (NCHW), a block per item (NHWC).
+  KN_HOST_DEVICE int64_t blocks() const { return runs() ? ceil_div(items(), kBlockThreads / kWarp) : items(); }
+  // Loads of one tensor per thread in one block at most.
+  KN_HOST_DEVICE int64_t steps_per_block() const {
+    return runs() ? chunk_length / (int64_t(kWarp) * vector_width) : chunk_length / row_lanes;
+  }
   KN_HOST_DEVICE int64_t partials() const { return shape.cells() * chunks; }
   // Where the partial of (sample, channel, chunk) is stored (the same scheme as the CPU's).
   KN_HOST_DEVICE int64_t partial_index(int64_t sample, int64_t channel, int64_t chunk) const {

@@ -182,6 +182,8 @@ export interface NativeAddon {
   /** CUDA builds: a new non-blocking stream, and its end (tests of work on a caller's stream). */
   streamCreate?(): bigint;
   streamDestroy?(stream: bigint): void;
+  /** CUDA builds only: whether a training pass that fits on chip runs as one persistent launch (default true). */
+  cudaPersistentPasses?(on: boolean): void;
   /** Emulated builds (KN_CUDA=emulate) only: csrc/addon/emulator_binding.cpp. */
   emulatorCounters?(): EmulatorCounters;
   emulatorStreamDelay?(stream: bigint, microseconds: number): void;
@@ -190,8 +192,9 @@ export interface NativeAddon {
 
 /**
  * Cumulative counts of the SIMT emulator: kernel launches, device allocations, global-memory bytes
- * read and written by copies, memsets and kernels, copies between host and device memory, and
- * calls that made the host wait for the device (synchronizes, blocking copies and memsets).
+ * read and written by copies, memsets and kernels (a kernel's: its distinct 32-byte sectors),
+ * copies between host and device memory, calls that made the host wait for the device
+ * (synchronizes, blocking copies and memsets), and the grid syncs of cooperative kernels.
  */
 export interface EmulatorCounters {
   launches: number;
@@ -200,6 +203,7 @@ export interface EmulatorCounters {
   bytesWritten: number;
   hostTransfers: number;
   hostWaits: number;
+  gridSyncs: number;
 }
 
 export interface CudaDevice {

@@ -8,9 +8,11 @@ export function threadCount(): number {
 /** What the CUDA backend did, where it can tell: the emulated build (KN_CUDA=emulate) only. */
 export const diagnostics = {
   /**
-   * Cumulative counts since the process started: kernel launches, device allocations, and global
-   * memory bytes read and written by copies, memsets and kernels (every load and store of every
-   * thread). Throws outside an emulated build.
+   * Cumulative counts since the process started: kernel launches, device allocations, global
+   * memory bytes read and written by copies, memsets and kernels (a kernel's: 32 for each distinct
+   * 32-byte sector it read or wrote, what a GPU moves to and from DRAM when its caches hold the
+   * kernel's footprint), copies between host and device, host waits, and grid syncs. Throws outside
+   * an emulated build.
    */
   counters(): EmulatorCounters {
     const addon = native();

@@ -40,6 +40,14 @@ void on_device(const CallContext& context, Run&& run) {
     throw Napi::Error::New(context.env, error.what());
   }
 }
+
+// cudaPersistentPasses(on: boolean): whether a training pass that fits on chip runs as one
+// persistent launch (the default) or always as two (the tests compare the two).
+Napi::Value cuda_persistent_passes(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "on: expected a boolean");
+  kn::cuda::set_persistent_passes(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
 #else
 [[noreturn]] void no_cuda(const Napi::Env& env) {
   throw Napi::Error::New(env, "device: 'cuda' is not available: this addon was built without CUDA");
@@ -116,6 +124,7 @@ void run_product(const ProductBlend& f, const CallContext& context) {
 void register_device(Napi::Env env, Napi::Object exports) {
 #ifdef KN_WITH_CUDA
   register_device_memory(env, exports);
+  exports.Set("cudaPersistentPasses", Napi::Function::New(env, cuda_persistent_passes, "cudaPersistentPasses"));
 #ifdef KN_CUDA_EMULATED
   register_emulator(env, exports);  // no cuDNN: its kernels cannot run on emulated memory
 #endif

@@ -1,13 +1,15 @@
 // `npm run bench -- --device emulate [--quick] [--markdown FILE]` (the emulated build, e.g.
 // KN_ADDON_PATH=build-emulate/Release/kalman_norm.node): a GPU time model until a GPU measures.
 // Each pass runs once warm on the SIMT emulator, as a layer runs it (every output given, the saved
-// state reused), and its kernel launches and global-memory bytes are counted; the model predicts
-//   time = bytes / 3.0 TB/s + launches x 2.5 us      (an H100-class GPU)
+// state reused), and its kernel launches, grid syncs and global-memory bytes (distinct 32-byte
+// sectors per kernel) are counted; the model predicts
+//   time = bytes / 3.0 TB/s + launches x 2.5 us + grid syncs x 1 us      (an H100-class GPU)
 // beside the same model for cuDNN's batch norm at its best: the persistent NHWC kernels behind
 // cudnnBatchNormalizationForwardTrainingEx (apex's persistent batch norm is the same design), one
-// launch per pass that keeps x on chip, so it moves the minimal bytes (forward x + y, backward
-// x + dy + dx, inference x + y). cuDNN's plain NCHW path takes more launches and reads x twice; the
-// model holds us to its best case. Only micro-batch shapes (batch 2 and 4): the emulator runs every
+// launch per pass with one grid-wide sync that keeps x on chip, so it moves the minimal bytes
+// (forward x + y, backward x + dy + dx, inference x + y, no sync). cuDNN's plain NCHW path takes
+// more launches and reads x twice; the model holds us to its best case. The grid sync's 1 us is an
+// assumption (its cost is not published; a GPU session measures it). Only micro-batch shapes (batch 2 and 4): the emulator runs every
 // GPU thread on the CPU. Then each kernel's registers and occupancy on sm_90 (kernel-resources.ts).
 import * as fs from 'fs';
 import { EmulatorCounters, NormResult, Tensor, diagnostics, ops } from '../../lib';
@@ -17,17 +19,26 @@ import { BenchShape, describeShape, elementsOf, microBatchShapes } from './shape
 
 const BANDWIDTH = 3.0e12; // bytes per second
 const LAUNCH_SECONDS = 2.5e-6;
+const GRID_SYNC_SECONDS = 1e-6;
 
 type ModelPass = 'forward' | 'backward' | 'inference';
 const MODEL_PASSES: ModelPass[] = ['forward', 'backward', 'inference'];
-/** cuDNN's best case per pass: one launch and these many tensors of the input's size. */
+/** cuDNN's best case per pass: one launch, these many grid syncs and tensors of the input's size. */
 const CUDNN_TENSORS: Record<ModelPass, number> = { forward: 2, backward: 3, inference: 2 };
+const CUDNN_GRID_SYNCS: Record<ModelPass, number> = { forward: 1, backward: 1, inference: 0 };
+
+interface PassCost {
+  launches: number;
+  gridSyncs: number;
+  bytes: number;
+}
 
 interface ModelRow {
   shape: string;
   layout: 'NCHW' | 'NHWC';
   pass: ModelPass;
   launches: number;
+  gridSyncs: number;
   megabytes: number;
   predictedUs: number;
   cudnnLaunches: number;
@@ -41,15 +52,20 @@ function settled(): EmulatorCounters {
   return diagnostics.counters();
 }
 
-/** Launches and kernel bytes of `run`, once what it queued has run. */
-function counted(run: () => void): { launches: number; bytes: number } {
+/** Launches, grid syncs and kernel bytes of `run`, once what it queued has run. */
+function counted(run: () => void): PassCost {
   const before = settled();
   run();
   const after = settled();
-  return { launches: after.launches - before.launches, bytes: after.bytesRead - before.bytesRead + after.bytesWritten - before.bytesWritten };
+  return {
+    launches: after.launches - before.launches,
+    gridSyncs: after.gridSyncs - before.gridSyncs,
+    bytes: after.bytesRead - before.bytesRead + after.bytesWritten - before.bytesWritten,
+  };
 }
 
-const predictedSeconds = (launches: number, bytes: number) => bytes / BANDWIDTH + launches * LAUNCH_SECONDS;
+const predictedSeconds = ({ launches, gridSyncs, bytes }: PassCost) =>
+  bytes / BANDWIDTH + launches * LAUNCH_SECONDS + gridSyncs * GRID_SYNC_SECONDS;
 
 /** One shape and layout: each pass twice (the first warms the stream's workspace), the second counted. */
 function modelShape(shape: BenchShape, layout: 'NCHW' | 'NHWC'): ModelRow[] {
@@ -71,12 +87,12 @@ function modelShape(shape: BenchShape, layout: 'NCHW' | 'NHWC'): ModelRow[] {
   let result = first;
   const gradients = backward(first.saved, {});
   const gradientOutputs = { dx: gradients.dx, dGamma: gradients.dGamma, dBeta: gradients.dBeta, dGain: gradients.dGain, dPriorMean: gradients.dPriorMean, dPriorVar: gradients.dPriorVar };
-  const costs: Record<ModelPass, { launches: number; bytes: number }> = {
+  const costs: Record<ModelPass, PassCost> = {
     forward: counted(() => {
       result = forward({ out: { ...outputs, saved: first.saved } });
     }),
     backward: counted(() => backward(result.saved, gradientOutputs)),
-    inference: { launches: 0, bytes: 0 },
+    inference: { launches: 0, gridSyncs: 0, bytes: 0 },
   };
   const inferenceOptions = shape.op === 'kn' ? { training: false } : {}; // GKN's inference is its training computation
   const fixedOutputs = shape.op === 'kn' ? { y: first.y, mean: vector(0, shape.c), var: vector(0, shape.c) } : outputs;
@@ -85,11 +101,12 @@ function modelShape(shape: BenchShape, layout: 'NCHW' | 'NHWC'): ModelRow[] {
 
   const tensorBytes = size * 4;
   return MODEL_PASSES.map((pass) => {
-    const { launches, bytes } = costs[pass];
+    const { launches, gridSyncs, bytes } = costs[pass];
     const cudnnBytes = CUDNN_TENSORS[pass] * tensorBytes;
-    const ours = predictedSeconds(launches, bytes), cudnn = predictedSeconds(1, cudnnBytes);
+    const ours = predictedSeconds(costs[pass]);
+    const cudnn = predictedSeconds({ launches: 1, gridSyncs: CUDNN_GRID_SYNCS[pass], bytes: cudnnBytes });
     return {
-      shape: describeShape(shape), layout, pass, launches, megabytes: bytes / 1e6, predictedUs: ours * 1e6,
+      shape: describeShape(shape), layout, pass, launches, gridSyncs, megabytes: bytes / 1e6, predictedUs: ours * 1e6,
       cudnnLaunches: 1, cudnnMegabytes: cudnnBytes / 1e6, cudnnUs: cudnn * 1e6, ratio: ours / cudnn,
     };
   });
@@ -97,17 +114,17 @@ function modelShape(shape: BenchShape, layout: 'NCHW' | 'NHWC'): ModelRow[] {
 
 function markdown(rows: ModelRow[]): string {
   const lines = [
-    '| shape | layout | pass | launches | MB moved | predicted µs | cuDNN BN launches | cuDNN BN MB | cuDNN BN µs | ours / cuDNN |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| shape | layout | pass | launches | grid syncs | MB moved | predicted µs | cuDNN BN launches | cuDNN BN MB | cuDNN BN µs | ours / cuDNN |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows)
-    lines.push(`| ${r.shape} | ${r.layout} | ${r.pass} | ${r.launches} | ${r.megabytes.toFixed(2)} | ${r.predictedUs.toFixed(1)} | ${r.cudnnLaunches} | ${r.cudnnMegabytes.toFixed(2)} | ${r.cudnnUs.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
+    lines.push(`| ${r.shape} | ${r.layout} | ${r.pass} | ${r.launches} | ${r.gridSyncs} | ${r.megabytes.toFixed(2)} | ${r.predictedUs.toFixed(1)} | ${r.cudnnLaunches} | ${r.cudnnMegabytes.toFixed(2)} | ${r.cudnnUs.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
   return lines.join('\n') + '\n';
 }
 
 export function runModel(quick: boolean, markdownFile?: string): void {
   const shapes = microBatchShapes(quick);
-  console.log(`GPU time model (SIMT emulator counts; t = bytes / ${BANDWIDTH / 1e12} TB/s + launches x ${LAUNCH_SECONDS * 1e6} us): ${shapes.length * 2} shape/layout combinations`);
+  console.log(`GPU time model (SIMT emulator counts; t = bytes / ${BANDWIDTH / 1e12} TB/s + launches x ${LAUNCH_SECONDS * 1e6} us + grid syncs x ${GRID_SYNC_SECONDS * 1e6} us): ${shapes.length * 2} shape/layout combinations`);
   const rows: ModelRow[] = [];
   const started = Date.now();
   for (const [index, shape] of shapes.entries())
@@ -117,7 +134,7 @@ export function runModel(quick: boolean, markdownFile?: string): void {
       const [forward, backward] = modelled;
       console.log(`[${2 * index + (layout === 'NHWC' ? 2 : 1)}/${shapes.length * 2}, ${((Date.now() - started) / 1000).toFixed(0)} s] ${forward.shape} ${layout}: forward ${forward.predictedUs.toFixed(1)} us (${forward.ratio.toFixed(2)}x cuDNN's), backward ${backward.predictedUs.toFixed(1)} us (${backward.ratio.toFixed(2)}x)`);
     }
-  console.table(rows.map((r) => ({ shape: r.shape, layout: r.layout, pass: r.pass, launches: r.launches, MB: +r.megabytes.toFixed(2), 'µs': +r.predictedUs.toFixed(1), 'cuDNN µs': +r.cudnnUs.toFixed(1), 'ours/cuDNN': +r.ratio.toFixed(2) })));
+  console.table(rows.map((r) => ({ shape: r.shape, layout: r.layout, pass: r.pass, launches: r.launches, 'grid syncs': r.gridSyncs, MB: +r.megabytes.toFixed(2), 'µs': +r.predictedUs.toFixed(1), 'cuDNN µs': +r.cudnnUs.toFixed(1), 'ours/cuDNN': +r.ratio.toFixed(2) })));
   console.log('Occupancy on sm_90 at 256 threads a block (registers from ptxas; the kernels are bandwidth-bound, so the model above leaves it out):');
   const kernels = kernelResources();
   if (!Array.isArray(kernels)) console.log(kernels.reason);
