@@ -111,9 +111,7 @@ KN_HOST_DEVICE UnitForwardState<float> unit_forward_state(const Backward& args, 
 }
 
 // One cell's step of its unit's sums of g = gamma_c dy' and g (x - center), in double. Both
-// backends add a unit's cells in the unit's cell order (sample-major): the GPU gathers them
-// (unit_gradient_sums), the CPU scatters its cells in memory order (csrc/cpu/kalman_norm.cpp),
-// which visits each unit's cells in that same order.
+// backends add a unit's cells in the unit's cell order (sample-major), through unit_gradient_sums.
 template <typename T>
 KN_HOST_DEVICE void add_unit_gradient(GradientSums<double>& total, const GradientSums<T>& cell, const float* gamma,
                                       int64_t channel) {
@@ -144,8 +142,7 @@ KN_HOST_DEVICE UnitBackward<float> backward_of_unit(const Backward& args, int64_
 }
 
 // dgamma_c = sum over samples of rstd * sum dy' (x - mu), dbeta_c = sum dy': one step per cell,
-// samples in increasing order on both backends (the GPU gathers a channel's cells,
-// channel_parameter_gradients; the CPU scatters its cells in memory order), in double.
+// samples in increasing order on both backends (channel_parameter_gradients), in double.
 struct ParameterGradients {
   double dgamma;
   double dbeta;

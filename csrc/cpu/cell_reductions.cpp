@@ -196,7 +196,7 @@ template <typename Partial, typename Fold>
 void fold_partials(const NormShape& shape, const ChunkPlan& plan, const std::vector<Partial>& partials,
                    Partial* cells, Fold&& fold) {
   const int64_t channels = shape.channels;
-  parallel_for(shape.samples, plan.partials() / shape.samples, [&](int64_t begin, int64_t end) {
+  parallel_for(shape.samples, plan.partials() / shape.samples * kPerUnitCost, [&](int64_t begin, int64_t end) {
     for (int64_t sample = begin; sample < end; ++sample) {
       Partial* sample_cells = cells + sample * channels;
       for (int64_t c = 0; c < channels; ++c) sample_cells[c] = partials[plan.partial_index(sample, c, 0)];

@@ -17,12 +17,23 @@
 namespace kn {
 namespace {
 
-// Calls cell_fn(cell, unit, channel) for every cell, sample-major: nested loops, so that finding
-// the cell's unit costs one division (the GPU kernels run one thread per cell instead).
+// Calls cell_fn(cell, unit, channel) for every cell, spread over the pool by sample: nested loops,
+// so that finding the cell's unit costs one division (the GPU kernels run one thread per cell
+// instead). Every cell is written independently.
 template <typename CellFn>
 void for_each_cell(const NormShape& shape, CellFn&& cell_fn) {
-  for (int64_t n = 0; n < shape.samples; ++n)
-    for (int64_t c = 0; c < shape.channels; ++c) cell_fn(n * shape.channels + c, shape.unit_of_cell(n, c), c);
+  parallel_for(shape.samples, shape.channels * kPerUnitCost, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n)
+      for (int64_t c = 0; c < shape.channels; ++c) cell_fn(n * shape.channels + c, shape.unit_of_cell(n, c), c);
+  });
+}
+
+// Calls unit_fn(unit) for every unit, spread over the pool; `cells_per_unit` sizes the work.
+template <typename UnitFn>
+void for_each_unit(int64_t units, int64_t cells_per_unit, UnitFn&& unit_fn) {
+  parallel_for(units, cells_per_unit * kPerUnitCost, [&](int64_t begin, int64_t end) {
+    for (int64_t unit = begin; unit < end; ++unit) unit_fn(unit);
+  });
 }
 
 // Per-cell forward coefficients from per-unit statistics, then the element pass.
@@ -58,19 +69,20 @@ void unit_observations(const NormShape& given, const float* x, float* observed_m
   const NormShape shape = reduced_shape(given);
   std::vector<Moments<double>> cells(shape.cells());
   cell_moments(shape, x, cells.data());
-  parallel_for(shape.units(), shape.cells_per_unit(), [&](int64_t begin, int64_t end) {
-    for (int64_t unit = begin; unit < end; ++unit) {
-      const UnitObservation observation = unit_observation(shape, cells.data(), unit);
-      observed_mean[unit] = observation.mean;
-      observed_var[unit] = observation.var;
-    }
+  for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) {
+    const UnitObservation observation = unit_observation(shape, cells.data(), unit);
+    observed_mean[unit] = observation.mean;
+    observed_var[unit] = observation.var;
   });
 }
 
-// The guard's decision over all units of the call: the lanes and tree of guard_kernel, run in turn.
+// The guard's decision over all units of the call: the lanes of guard_kernel, spread over the pool
+// (each lane sums its units in its own order, so the bits do not depend on the threads), then its
+// tree, in turn.
 bool decide_guard(const TrainingForward& args) {
   std::array<double, kGuardLanes> lanes;
-  for (int lane = 0; lane < kGuardLanes; ++lane) lanes[lane] = guard_lane_sum(args, lane);
+  const int64_t units_per_lane = args.io.shape.units() / kGuardLanes + 1;
+  for_each_unit(kGuardLanes, units_per_lane, [&](int64_t lane) { lanes[lane] = guard_lane_sum(args, int(lane)); });
   for (int stride = kGuardLanes / 2; stride > 0; stride /= 2)
     for (int lane = 0; lane < stride; ++lane) guard_tree_step(lanes.data(), lane, stride);
   return guard_decision(args, lanes[0]);
@@ -102,13 +114,13 @@ void kalman_norm_forward_training(const TrainingForward& args) {
   unit_observations(shape, args.io.x.as<float>(), state.observed_mean, state.observed_var);
   *state.guard_fired = args.prior_mean.values != nullptr && decide_guard(args) ? 1 : 0;
   const bool fused = prior_used(args.prior_mean, state.guard_fired);
-  for (int64_t unit = 0; unit < shape.units(); ++unit) write_unit_posterior(args, unit, fused);
+  for_each_unit(shape.units(), 1, [&](int64_t unit) { write_unit_posterior(args, unit, fused); });
   normalize_with_unit_statistics(args.io, state.posterior_mean, state.rstd);
   if (args.running_mean) update_running(args);
 }
 
 void kalman_norm_forward_fixed(const FixedStatisticsForward& args) {
-  for (int64_t unit = 0; unit < args.io.shape.units(); ++unit) write_fixed_unit(args, unit);
+  for_each_unit(args.io.shape.units(), 1, [&](int64_t unit) { write_fixed_unit(args, unit); });
   *args.state.guard_fired = 0;
   normalize_with_unit_statistics(args.io, args.state.posterior_mean, args.state.rstd);
 }
@@ -122,23 +134,20 @@ void kalman_norm_backward(const Backward& args) {
   cell_gradient_sums(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
                      sum_center.data(), sums.data());
 
-  // Per unit: sums of g = gamma dy' and g (x - mu); per channel: dgamma, dbeta. One pass over the
-  // cells in memory order, which adds each unit's and each channel's cells in the order the GPU's
-  // gathers use (kalman_norm_units.h).
-  std::vector<GradientSums<double>> unit_sums(shape.units(), GradientSums<double>{0.0, 0.0});
-  std::vector<ParameterGradients> parameters(shape.channels, ParameterGradients{0.0, 0.0});
-  for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t channel) {
-    add_unit_gradient(unit_sums[unit], sums[cell], args.gamma, channel);
-    add_parameter_gradients(parameters[channel], sums[cell], forward.rstd[unit]);
-  });
-  for (int64_t c = 0; c < shape.channels; ++c) {
-    if (args.dgamma) args.dgamma[c] = float(parameters[c].dgamma);
-    if (args.dbeta) args.dbeta[c] = float(parameters[c].dbeta);
-  }
-
+  // Per unit, its cells' sums of g = gamma dy' and g (x - mu), then its backward; per channel, dgamma
+  // and dbeta. Both gather their cells in the order the GPU's kernels use (kalman_norm_units.h).
   std::vector<UnitBackward<float>> units(shape.units());
   const bool fused = prior_used(args.prior_mean, forward.guard_fired);
-  for (int64_t unit = 0; unit < shape.units(); ++unit) units[unit] = backward_of_unit(args, unit, fused, unit_sums[unit]);
+  for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) {
+    units[unit] = backward_of_unit(args, unit, fused, unit_gradient_sums(shape, sums.data(), args.gamma, unit));
+  });
+  if (args.dgamma || args.dbeta) {
+    for_each_unit(shape.channels, shape.samples, [&](int64_t channel) {
+      const ParameterGradients gradients = channel_parameter_gradients(shape, sums.data(), forward.rstd, channel);
+      if (args.dgamma) args.dgamma[channel] = float(gradients.dgamma);
+      if (args.dbeta) args.dbeta[channel] = float(gradients.dbeta);
+    });
+  }
   store_spread_sums(shape, units, UnitField::kPriorMean, args.prior_mean, args.dprior_mean);
   store_spread_sums(shape, units, UnitField::kPriorVar, args.prior_var, args.dprior_var);
   store_spread_sums(shape, units, UnitField::kGain, args.gain, args.dgain);

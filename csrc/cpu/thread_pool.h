@@ -15,6 +15,11 @@ namespace kn {
 void parallel_for(int64_t count, int64_t cost_per_item,
                   const std::function<void(int64_t begin, int64_t end)>& body);
 
+// parallel_for's cost of one step of per-cell or per-unit work (a merge in double with its division,
+// a logarithm), in elements touched: such loops are short but slow per item, and worth spreading
+// from a few thousand items on.
+constexpr int64_t kPerUnitCost = 32;
+
 // Threads that take part in a parallel_for (workers plus the caller).
 int thread_count();
 
