@@ -43,12 +43,12 @@ KN_HOST_DEVICE NormalizeCell normalize_cell(const float* unit_mean, const float*
 }
 
 // KN-SPEC 1.6 for one element, with the fused epilogue: act((x - center) * scale + shift [+ residual]).
-// `residual` is read only when kResidual.
-template <bool kResidual, bool kRelu>
-KN_HOST_DEVICE float normalize_element(float x, float residual, float center, float scale, float shift) {
-  float value = (x - center) * scale + shift;
+// `residual` is read only when kResidual. T is float, or (CPU lanes) a GCC vector of floats.
+template <bool kResidual, bool kRelu, typename T>
+KN_HOST_DEVICE T normalize_element(T x, T residual, T center, T scale, T shift) {
+  T value = (x - center) * scale + shift;
   if constexpr (kResidual) value += residual;
-  if constexpr (kRelu) value = value < 0.f ? 0.f : value;  // NaN stays NaN
+  if constexpr (kRelu) value = value < T{} ? T{} : value;  // NaN stays NaN
   return value;
 }
 
@@ -99,9 +99,10 @@ KN_HOST_DEVICE InputGradientCell input_gradient_cell(const float* gamma, const f
                            units[unit].constant};
 }
 
-// KN-SPEC 2 for one element: dx = dy' * scale + (x - center) * centered + constant.
-KN_HOST_DEVICE float input_gradient_element(float gradient, float x, float scale, float center, float centered,
-                                            float constant) {
+// KN-SPEC 2 for one element: dx = dy' * scale + (x - center) * centered + constant (T as for
+// normalize_element).
+template <typename T>
+KN_HOST_DEVICE T input_gradient_element(T gradient, T x, T scale, T center, T centered, T constant) {
   return gradient * scale + (x - center) * centered + constant;
 }
 

@@ -77,8 +77,6 @@ GradientSums<double> run_gradient_sums(const float* x, const float* dy, const fl
 
 constexpr int64_t kRowBlock = 8;
 
-inline void store4(float* p, Float4 v) { __builtin_memcpy(p, &v, sizeof v); }
-
 // Loads one float, or a Float4 when kVector.
 template <bool kVector>
 auto load(const float* p) {

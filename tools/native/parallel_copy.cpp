@@ -9,11 +9,8 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include "arguments.h"
+#include "csrc/cpu/float_lanes.h"
 #include "csrc/cpu/thread_pool.h"
 #include "tools.h"
 
@@ -38,17 +35,13 @@ void for_pieces(int64_t length, Body&& body) {
 }
 
 // Non-temporal 16-byte stores where dst is 16-byte aligned (a float array's offset within its
-// buffer may not be), plain copies for the ends.
+// buffer may not be), plain copies for the ends: the stores of the CPU backend's element passes.
 void stream_copy(float* to, const float* from, int64_t count) {
-#if defined(__x86_64__)
   int64_t i = 0;
-  for (; i < count && (reinterpret_cast<uintptr_t>(to + i) & 15) != 0; ++i) to[i] = from[i];
-  for (; i + 4 <= count; i += 4) _mm_stream_ps(to + i, _mm_loadu_ps(from + i));
+  for (; i < count && !aligned16(to + i); ++i) to[i] = from[i];
+  for (; i + 4 <= count; i += 4) stream4(to + i, load4(from + i));
   for (; i < count; ++i) to[i] = from[i];
-  _mm_sfence();
-#else
-  std::memcpy(to, from, size_t(count) * sizeof(float));
-#endif
+  store_fence();
 }
 
 Napi::Value parallel_copy(const Napi::CallbackInfo& info) {
@@ -75,15 +68,10 @@ Napi::Value parallel_read(const Napi::CallbackInfo& info) {
   const float* from = src.Data();
   std::vector<float> sums(size_t((length + kBlock - 1) / kBlock), 0.f);
   for_pieces(length, [&](int64_t first, int64_t last) {
-    using Float4 = float __attribute__((vector_size(16)));
     Float4 lanes[8] = {};  // independent accumulators, so the loop is bound by loads, not by adds
     int64_t i = first;
     for (; i + 32 <= last; i += 32)
-      for (int group = 0; group < 8; ++group) {
-        Float4 values;
-        std::memcpy(&values, from + i + 4 * group, sizeof(values));
-        lanes[group] += values;
-      }
+      for (int group = 0; group < 8; ++group) lanes[group] += load4(from + i + 4 * group);
     const Float4 total4 = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
     float sum = (total4[0] + total4[1]) + (total4[2] + total4[3]);
     for (; i < last; ++i) sum += from[i];
