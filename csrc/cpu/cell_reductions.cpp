@@ -165,23 +165,25 @@ void block_gradient_sums(const float* x, const float* dy, const float* y, int64_
   for (int64_t c = 0; c < channels; ++c) out[c] = GradientSums<double>{sums_dy[c], sums_centered[c]};
 }
 
-// Runs `chunk_pass(sample, channel_or_0, chunk, offset, partial)` over the plan's items: per cell
-// chunk in NCHW, per sample chunk (all channels) in NHWC.
+// Runs `chunk_pass(first_cell, chunk, offset, partials)` over the plan's items in order: per cell
+// chunk in NCHW (one partial), per sample chunk in NHWC (the sample's C cells from first_cell, one
+// partial each). Item i's partials start at plan.partial_index of its first cell and chunk, which
+// is i (NCHW) or i * C (NHWC). A piece steps its items' cell (or sample) and chunk instead of
+// dividing for each: with small cells the divisions cost more than the cell's reduction.
 template <typename Partial, typename ChunkPass>
 std::vector<Partial> run_plan(const NormShape& shape, const ChunkPlan& plan, ChunkPass&& chunk_pass) {
   std::vector<Partial> partials(plan.partials());
+  const bool nchw = shape.layout == Layout::kNCHW;
+  const int64_t chunks = plan.chunks_per_cell();
   parallel_for(plan.items(), plan.elements_per_item(), [&](int64_t begin, int64_t end) {
+    int64_t row = begin / chunks, chunk = begin % chunks;  // row: the cell (NCHW) or the sample (NHWC)
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t chunk = item % plan.chunks_per_cell();
-      if (shape.layout == Layout::kNCHW) {
-        const int64_t cell = item / plan.chunks_per_cell();
-        const int64_t offset = cell * shape.spatial + plan.chunk_begin(chunk);
-        chunk_pass(cell / shape.channels, cell % shape.channels, chunk, offset,
-                   &partials[plan.partial_index(cell / shape.channels, cell % shape.channels, chunk)]);
-      } else {
-        const int64_t sample = item / plan.chunks_per_cell();
-        const int64_t offset = (sample * shape.spatial + plan.chunk_begin(chunk)) * shape.channels;
-        chunk_pass(sample, int64_t(0), chunk, offset, &partials[plan.partial_index(sample, 0, chunk)]);
+      if (nchw) chunk_pass(row, chunk, row * shape.spatial + plan.chunk_begin(chunk), &partials[item]);
+      else chunk_pass(row * shape.channels, chunk, (row * shape.spatial + plan.chunk_begin(chunk)) * shape.channels,
+                      &partials[item * shape.channels]);
+      if (++chunk == chunks) {
+        chunk = 0;
+        ++row;
       }
     }
   });
@@ -211,7 +213,7 @@ void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells
   const ChunkPlan plan(shape);
   const int64_t channels = shape.channels;
   const auto partials = run_plan<Moments<double>>(
-      shape, plan, [&](int64_t, int64_t, int64_t chunk, int64_t offset, Moments<double>* out) {
+      shape, plan, [&](int64_t, int64_t chunk, int64_t offset, Moments<double>* out) {
         if (shape.layout == Layout::kNCHW) {
           *out = run_moments(x + offset, plan.chunk_size(chunk));
         } else {
@@ -227,15 +229,15 @@ void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
   const int64_t channels = shape.channels;
   const auto partials = run_plan<GradientSums<double>>(
       shape, plan,
-      [&](int64_t sample, int64_t channel, int64_t chunk, int64_t offset, GradientSums<double>* out) {
+      [&](int64_t first_cell, int64_t chunk, int64_t offset, GradientSums<double>* out) {
         const int64_t rows = plan.chunk_size(chunk);
         const float* y = relu_output ? relu_output + offset : nullptr;
         if (shape.layout == Layout::kNCHW) {
-          const float c = center[sample * channels + channel];
+          const float c = center[first_cell];
           *out = y ? run_gradient_sums<true>(x + offset, dy + offset, y, rows, c)
                    : run_gradient_sums<false>(x + offset, dy + offset, y, rows, c);
         } else {
-          const float* sample_center = center + sample * channels;
+          const float* sample_center = center + first_cell;
           if (y) block_gradient_sums<true>(x + offset, dy + offset, y, rows, channels, sample_center, out);
           else block_gradient_sums<false>(x + offset, dy + offset, y, rows, channels, sample_center, out);
         }
