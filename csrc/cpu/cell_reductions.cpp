@@ -73,9 +73,11 @@ GradientSums<double> run_gradient_sums(const float* x, const float* dy, const fl
 // NHWC chunks: `rows` rows of `channels` floats, channels contiguous. Every sweep walks the chunk
 // in blocks of kRowBlock rows; within a block, 4 channels at a time (one vector), each channel's
 // accumulator stays in a register across the block's rows, and is kept between blocks in a
-// thread-local array (one float per channel). Each channel adds its rows in row order.
+// thread-local array (one float per channel). Each channel adds its rows in row order, so the block
+// size does not change the bits. Each row of a block is its own stream of memory (two in the
+// backward): with blocks of 8 rows the backward of 2x2048x7x7 was 20% slower than with 4.
 
-constexpr int64_t kRowBlock = 8;
+constexpr int64_t kRowBlock = 4;
 
 // Loads one float, or a Float4 when kVector.
 template <bool kVector>
