@@ -1,5 +1,6 @@
 // `node dist/scripts/gpu-benchmark.js [--json FILE]`: a short GPU benchmark for the GPU runner's
-// report: KN forward + backward on a few ResNet-50 shapes, float32 and bfloat16, both layouts,
+// report: KN forward + backward on a few ResNet-50 shapes, float32 and bfloat16, both layouts, as
+// the package runs it (one persistent launch a pass where it fits) and in two launches a pass,
 // next to a device-to-device copy of the same bytes (the bandwidth ceiling) and, where cuDNN loads,
 // cuDNN batch norm forward-training + backward (the tools addon, tools/binding.ts; the bundle
 // carries it). Times are the mean of 50 back-to-back steps after 5 warm-ups, all on one stream of
@@ -15,6 +16,9 @@ const SHAPES = [
   [32, 256, 28, 28],
   [32, 2048, 7, 7],
   [2, 64, 112, 112],
+  [2, 64, 56, 56], // micro-batches: persistent passes
+  [4, 256, 14, 14],
+  [2, 2048, 7, 7],
 ];
 const STEPS = 50;
 const WARMUP = 5;
@@ -69,6 +73,9 @@ function row(shape: number[], layout: Layout, dtype: DType, stream: bigint) {
     ops.kalmanNormBackward(dy, forward.saved, { out: { dx }, stream });
   };
   const ms = meanMs(stream, step);
+  native().cudaPersistentPasses!(false);
+  const twoLaunchMs = meanMs(stream, step);
+  native().cudaPersistentPasses!(true);
   const elementBytes = dtype === 'float32' ? 4 : 2;
   const copyMs = meanMs(stream, () => native().copyDeviceToDevice!(dx.memory() as DeviceBuffer, x.memory() as DeviceBuffer, size * elementBytes, stream));
   const cudnn = shape.length === 4 ? cudnnStep(x, dy, y, dx, layout, dtype, stream) : null;
@@ -83,6 +90,7 @@ function row(shape: number[], layout: Layout, dtype: DType, stream: bigint) {
     layout,
     dtype,
     'fwd+bwd ms': +ms.toFixed(3),
+    'two-launch ms': +twoLaunchMs.toFixed(3),
     'GB/s': +rate.toFixed(0),
     'copy GB/s': +copyRate.toFixed(0),
     '% of copy': +((100 * rate) / copyRate).toFixed(0),
