@@ -5,6 +5,8 @@
 // the first exception. An op runs several jobs back to back (a reduction, a fold, an element
 // pass), so a worker that finishes one spins briefly for the next, and the caller spins briefly
 // for the workers, before either sleeps: waking a sleeping thread costs tens of microseconds.
+// Once the caller has run out of pieces it closes the job: it then waits only for the workers that
+// joined it, not for one that the system has not run yet (on a busy machine, a time slice).
 #include "thread_pool.h"
 
 #include <algorithm>
@@ -76,17 +78,21 @@ class ThreadPool {
       piece_items_ = piece_items;
       pieces_ = pieces;
       next_piece_.store(0);
-      pending_workers_.store(static_cast<int>(workers_.size()));
+      open_ = true;
       failure_ = nullptr;
       generation_.fetch_add(1);
       wake = sleeping_ > 0;
     }
     if (wake) wake_.notify_all();
     take_pieces();
-    for (int spin = 0; spin < kSpins && pending_workers_.load() != 0; ++spin) spin_step(spin);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_ = false;  // no worker joins from here
+    }
+    for (int spin = 0; spin < kSpins && joined_workers_.load() != 0; ++spin) spin_step(spin);
     std::unique_lock<std::mutex> lock(mutex_);
     // `body` lives in the caller's frame: no return, normal or by exception, before every worker is out of it.
-    done_.wait(lock, [this] { return pending_workers_.load() == 0; });
+    done_.wait(lock, [this] { return joined_workers_.load() == 0; });
     if (failure_) {
       const std::exception_ptr failure = failure_;
       failure_ = nullptr;
@@ -126,10 +132,12 @@ class ThreadPool {
         }
         if (stopping_) return;
         seen = generation_.load();  // the job's fields, written under mutex_, are visible from here
+        if (!open_) continue;       // the caller has finished this job without us
+        joined_workers_.fetch_add(1);
       }
       take_pieces();
-      if (pending_workers_.fetch_sub(1) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);  // the caller checks pending_workers_ under it before it sleeps
+      if (joined_workers_.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the caller checks joined_workers_ under it before it sleeps
         done_.notify_one();
       }
     }
@@ -142,7 +150,8 @@ class ThreadPool {
   std::condition_variable done_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> generation_{0};  // changed under mutex_, also read by spinning threads
-  std::atomic<int> pending_workers_{0};
+  bool open_ = false;                    // workers may join the job; guarded by mutex_
+  std::atomic<int> joined_workers_{0};   // workers inside the job; joined under mutex_ while open_
   int sleeping_ = 0;  // workers waiting on wake_, guarded by mutex_
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
   int64_t count_ = 0;
