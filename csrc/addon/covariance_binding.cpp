@@ -168,14 +168,15 @@ Napi::Value quadratic_moments_backward(const Napi::CallbackInfo& info) {
                 call.context);
   const float* dmean_out = call.optional("dMeanOut", outputs);
   const float* dvar_out = call.optional("dVarOut", outputs);
-  run_elementwise(QuadraticWeightGradient{inputs, call.in("mean", inputs), weight, sigma_w, form.diagonal, dmean_out, dvar_out,
-                                          call.in("dWeight", outputs * inputs)},
-                  outputs * inputs, call.context);
-  if (float* dbias = call.optional("dBias", outputs)) run_elementwise(ColumnSums{1, outputs, dmean_out, false, dbias}, outputs, call.context);
-  if (float* dnoise = call.spread("dNoise", outputs)) {
-    const bool total = !call.per_column("dNoise");
-    run_elementwise(ColumnSums{1, outputs, dvar_out, total, dnoise}, total ? 1 : outputs, call.context);
-  }
+  float *dbias = call.optional("dBias", outputs), *dnoise = call.spread("dNoise", outputs);
+  const bool total = dnoise && !call.per_column("dNoise");
+  const int64_t weight_end = outputs * inputs, bias_end = weight_end + (dbias ? outputs : 0);
+  const int64_t noise_end = bias_end + (dnoise ? (total ? 1 : outputs) : 0);
+  const QuadraticBackward f = then(then(QuadraticWeightGradient{inputs, call.in("mean", inputs), weight, sigma_w, form.diagonal,
+                                                                dmean_out, dvar_out, call.in("dWeight", outputs * inputs)},
+                                        weight_end, ColumnSums{1, outputs, dmean_out, false, dbias}),
+                                   bias_end, ColumnSums{1, outputs, dvar_out, total, dnoise});
+  run_elementwise(f, noise_end, call.context);
   return call.done();
 }
 

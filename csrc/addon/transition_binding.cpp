@@ -35,13 +35,13 @@ Napi::Value affine_moments_backward(const Napi::CallbackInfo& info) {
                                  call.optional("dWeightSq", outputs * inputs)};
   float* dbias = call.optional("dBias", outputs);
   float* dnoise = call.spread("dNoise", outputs);
-  run_elementwise(to_inputs, rows * inputs, call.context);
-  run_elementwise(to_weight, outputs * inputs, call.context);
-  if (dbias) run_elementwise(ColumnSums{rows, outputs, dmean_out, false, dbias}, outputs, call.context);
-  if (dnoise) {
-    const bool total = !call.per_column("dNoise");
-    run_elementwise(ColumnSums{rows, outputs, dvar_out, total, dnoise}, total ? 1 : outputs, call.context);
-  }
+  const bool total = dnoise && !call.per_column("dNoise");
+  const int64_t to_inputs_end = rows * inputs, to_weight_end = to_inputs_end + outputs * inputs;
+  const int64_t bias_end = to_weight_end + (dbias ? outputs : 0), noise_end = bias_end + (dnoise ? (total ? 1 : outputs) : 0);
+  const AffineBackward f = then(then(then(to_inputs, to_inputs_end, to_weight), to_weight_end,
+                                     ColumnSums{rows, outputs, dmean_out, false, dbias}),
+                                bias_end, ColumnSums{rows, outputs, dvar_out, total, dnoise});
+  run_elementwise(f, noise_end, call.context);
   return call.done();
 }
 
@@ -153,15 +153,15 @@ Napi::Value normalize_moments_backward(const Napi::CallbackInfo& info) {
               *stat_var = call.in("statVar", count), *gamma = call.optional("gamma", columns);
   const float *dmean_out = call.optional("dMeanOut", count), *dvar_out = call.optional("dVarOut", count);
   const float eps = eps_field(call.args);
-  NormalizeBackward f{columns, mean, var, stat_mean, stat_var, gamma, eps, dmean_out, dvar_out,
-                      call.in("dMean", count), call.in("dVar", count), call.in("dStatMean", count),
-                      call.in("dStatVar", count)};
-  run_elementwise(f, count, call.context);
-  if (float* dgamma = call.optional("dGamma", columns))
-    run_elementwise(NormalizeGammaGradient{rows, columns, mean, var, stat_mean, stat_var, gamma, eps, dmean_out, dvar_out, dgamma},
-                    columns, call.context);
-  if (float* dbeta = call.optional("dBeta", columns))
-    run_elementwise(ColumnSums{rows, columns, dmean_out, false, dbeta}, columns, call.context);
+  NormalizeBackward to_inputs{columns, mean, var, stat_mean, stat_var, gamma, eps, dmean_out, dvar_out,
+                              call.in("dMean", count), call.in("dVar", count), call.in("dStatMean", count),
+                              call.in("dStatVar", count)};
+  float *dgamma = call.optional("dGamma", columns), *dbeta = call.optional("dBeta", columns);
+  const int64_t gamma_end = count + (dgamma ? columns : 0), beta_end = gamma_end + (dbeta ? columns : 0);
+  const NormalizeMomentsBackward f =
+      then(then(to_inputs, count, NormalizeGammaGradient{rows, columns, mean, var, stat_mean, stat_var, gamma, eps, dmean_out, dvar_out, dgamma}),
+           gamma_end, ColumnSums{rows, columns, dmean_out, false, dbeta});
+  run_elementwise(f, beta_end, call.context);
   return call.done();
 }
 

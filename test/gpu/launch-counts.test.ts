@@ -128,6 +128,24 @@ if (cuda.emulated)
           });
         }
 
+    it('the backward of an affine, a normalize and a quadratic transition node is one launch each (its independent parts share it)', function () {
+      const rows = 2, inputs = 24, outputs = 16;
+      const matrixOf = (r: number, c: number, seed: number) =>
+        Tensor.fromArray(Float32Array.from({ length: r * c }, (_, i) => 0.5 + 0.25 * Math.sin(seed + i)), [r, c], { device: 'cuda' });
+      const mean = matrixOf(rows, inputs, 1), variance = matrixOf(rows, inputs, 2);
+      const affine = ops.affineMoments(mean, variance, { weight: matrixOf(outputs, inputs, 3), bias: vector(new Array(outputs).fill(0.1)), noise: 0.01 });
+      const [dMean, dVar] = [matrixOf(rows, outputs, 4), matrixOf(rows, outputs, 5)];
+      expect(counted(() => ops.affineMomentsBackward(dMean, dVar, affine.saved)).launches, 'affine').to.equal(1);
+      const normalized = ops.normalizeMoments({ mean, var: variance }, { mean: matrixOf(rows, inputs, 6), var: matrixOf(rows, inputs, 7) },
+        { gamma: vector(new Array(inputs).fill(1.5)), beta: vector(new Array(inputs).fill(0.5)) });
+      const [dNormMean, dNormVar] = [matrixOf(rows, inputs, 8), matrixOf(rows, inputs, 9)];
+      expect(counted(() => ops.normalizeMomentsBackward(dNormMean, dNormVar, normalized.saved)).launches, 'normalize').to.equal(1);
+      const quadratic = ops.quadraticMoments(matrixOf(1, inputs, 10), { kind: 'diagonal', diagonal: matrixOf(1, inputs, 11) },
+        { weight: matrixOf(outputs, inputs, 12), bias: vector(new Array(outputs).fill(0.1)), noise: vector(new Array(outputs).fill(0.01)) });
+      const [dQuadMean, dQuadVar] = [matrixOf(1, outputs, 13), matrixOf(1, outputs, 14)];
+      expect(counted(() => ops.quadraticMomentsBackward(dQuadMean, dQuadVar, quadratic.saved)).launches, 'quadratic').to.equal(1);
+    });
+
     const layers: [string, () => NormalizationLayer][] = [
       ['KalmanNorm', () => new KalmanNorm(64, { device: 'cuda', activation: 'relu' })],
       ['GroupKalmanNorm', () => new GroupKalmanNorm(64, 8, { device: 'cuda' })],
