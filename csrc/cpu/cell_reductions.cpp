@@ -113,23 +113,12 @@ std::pair<float*, float*> zeroed_pair(int64_t channels) {
   return {accumulators.data(), accumulators.data() + channels};
 }
 
+// One sweep: each channel's deviations from its value in the chunk's first row. A shift that is one
+// of the values bounds the cancellation (m2 >= (shift - mean)^2, so the sum of squares is at most
+// rows + 1 times m2), where a two-sweep shift by the chunk mean read the chunk twice.
 void block_moments(const float* x, int64_t rows, int64_t channels, Moments<double>* out) {
   auto [sums, squares] = zeroed_pair(channels);
-  sweep_rows(rows, channels, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
-    constexpr bool kVector = decltype(vector)::value;
-    auto sum = load<kVector>(sums + c);
-    for (int64_t r = 0; r < block_rows; ++r) sum += load<kVector>(x + first + r * channels);
-    store<kVector>(sums + c, sum);
-  });
-  // Shift each channel by its chunk mean, so the sum of squares does not cancel; `sums` becomes
-  // the sum of the deviations.
-  thread_local std::vector<float> shifts;
-  shifts.resize(size_t(channels));
-  for (int64_t c = 0; c < channels; ++c) {
-    shifts[size_t(c)] = sums[c] / float(rows);
-    sums[c] = 0.f;
-  }
-  const float* shift = shifts.data();
+  const float* shift = x;  // the first row
   sweep_rows(rows, channels, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
     constexpr bool kVector = decltype(vector)::value;
     auto deviation = load<kVector>(sums + c), square = load<kVector>(squares + c);

@@ -10,8 +10,9 @@
 namespace kn {
 
 // Moments (count S, mean, m2) of every cell's elements. One read of x; inside each cache-sized
-// chunk, a first sweep estimates the mean and a second sums deviations from it, so shifted data
-// (1e4 + N(0,1)) keeps its variance; chunks and cells are merged in double with Chan's formula.
+// chunk, sums of deviations from a shift inside the data (NCHW: the chunk's mean, from a first
+// sweep; NHWC: the channel's first value in the chunk), so shifted data (1e4 + N(0,1)) keeps its
+// variance; chunks and cells are merged in double with Chan's formula.
 void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells);
 
 // Per cell: sums of dy' and dy' (x - center[cell]), where dy' = dy, or dy where relu_output > 0
