@@ -40,3 +40,5 @@ export type { BasicBlock, Stack, StackPool } from './layers/links';
 export { NormalizationLayer } from './layers/normalization-layer';
 export { InputStatistics } from './layers/input-statistics';
 export type { CovarianceOption, InputStatisticsOptions, PatchOptions } from './layers/input-statistics';
+export * as distributed from './distributed';
+export type { Communicator } from './distributed';
