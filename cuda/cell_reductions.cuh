@@ -189,6 +189,18 @@ __global__ void __launch_bounds__(kBlockThreads) tile_statistics_kernel(Reductio
   finish_in_last_block(ticket, finish);
 }
 
+// A statistics kernel whose partials a later kernel folds.
+struct NoFinish {
+  __device__ void operator()(int, int) const {}
+};
+
+// A finish alone, in one block: a split call's halves (CallPart). One block per SM at most (the
+// second bound) leaves ptxas every register; with the default bound it spilled one.
+template <typename Finish>
+__global__ void __launch_bounds__(kBlockThreads, 1) finish_kernel(Finish finish) {
+  finish(int(threadIdx.x), int(blockDim.x));
+}
+
 // A cell's partials merged in chunk order (for the finishing block).
 template <typename Policy>
 __device__ typename Policy::State fold_partials(const ReductionPlan& plan, const typename Policy::State* partials,

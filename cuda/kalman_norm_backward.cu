@@ -4,7 +4,9 @@
 // applies unit_backward to each unit (kalman_norm_math.h), sums dgamma / dbeta per channel and the
 // prior and gain gradients per output value (in a fixed order: deterministic); then the element
 // pass walks the same plan and writes dx (and dresidual), each thread forming its cell's
-// coefficients from its unit's result. Scratch lives in the stream's workspace (workspace.h). Every
+// coefficients from its unit's result. A split call (CallPart, for several processes) is the
+// statistics kernel alone (kSums), or a one-block finish from the processes' sums and then the dx
+// pass (kFinish). Scratch lives in the stream's workspace (workspace.h). Every
 // per-unit, per-cell and per-element formula is a shared function the CPU backend calls too
 // (csrc/common/kalman_norm_units.h, kalman_norm_cells.h).
 #include "../csrc/common/kalman_norm_cells.h"
@@ -26,6 +28,9 @@ __device__ void spread_sums(const NormShape& shape, const UnitBackward<float>* u
 }
 
 // The statistics kernel's last block: the per-unit backward, then what sums over units or cells.
+// A split call's halves (CallPart) are their own instances, so that each kernel holds only its own
+// code: kSums stops at the sums (and dgamma, dbeta), kFinish starts from the processes' sums.
+template <CallPart kPart>
 struct BackwardFinish {
   Backward args;
   ReductionPlan plan;
@@ -35,20 +40,30 @@ struct BackwardFinish {
 
   __device__ void operator()(int rank, int threads) const {
     const NormShape& shape = args.shape;
-    for (int64_t cell = rank; cell < shape.cells(); cell += threads)
-      cells[cell] = fold_partials<GradientPolicy<float, false>>(plan, partials, cell);
-    __syncthreads();
     const bool fused = prior_used(args.prior_mean, args.state.guard_fired);
-    for (int64_t unit = rank; unit < shape.units(); unit += threads)
-      units[unit] = backward_of_unit(args, unit, fused, unit_gradient_sums(shape, cells, args.gamma, unit));
-    // dgamma = sum over samples of rstd * sum dy (x - mu), dbeta = sum dy, per channel.
-    if (args.dgamma || args.dbeta) {
+    if constexpr (kPart == CallPart::kFinish) {
+      for (int64_t unit = rank; unit < shape.units(); unit += threads)
+        units[unit] = backward_of_unit(args, unit, fused, merged_gradient_part(args, unit));
+    } else {
+      for (int64_t cell = rank; cell < shape.cells(); cell += threads)
+        cells[cell] = fold_partials<GradientPolicy<float, false>>(plan, partials, cell);
+      __syncthreads();
+      for (int64_t unit = rank; unit < shape.units(); unit += threads) {
+        const UnitGradientPart part = unit_gradient_part(args, unit, unit_gradient_sums(shape, cells, args.gamma, unit));
+        if constexpr (kPart == CallPart::kSums) store_gradient_part(args, unit, part);
+        else units[unit] = backward_of_unit(args, unit, fused, part);
+      }
+    }
+    // dgamma = sum over samples of rstd * sum dy (x - mu), dbeta = sum dy, per channel (the split
+    // call's kSums: this process's elements).
+    if (kPart != CallPart::kFinish && (args.dgamma || args.dbeta)) {
       for (int64_t channel = rank; channel < shape.channels; channel += threads) {
         const ParameterGradients gradients = channel_parameter_gradients(shape, cells, args.state.rstd, channel);
         if (args.dgamma) args.dgamma[channel] = float(gradients.dgamma);
         if (args.dbeta) args.dbeta[channel] = float(gradients.dbeta);
       }
     }
+    if constexpr (kPart == CallPart::kSums) return;
     __syncthreads();
     spread_sums(shape, units, UnitField::kPriorMean, args.prior_mean, args.dprior_mean, rank, threads);
     spread_sums(shape, units, UnitField::kPriorVar, args.prior_var, args.dprior_var, rank, threads);
@@ -89,18 +104,29 @@ struct InputGradientOp {
 
 // The training pass of the backward: the gradient sums of `policy`, then dx (and dresidual) by
 // the InputGradientOp of the call, with relu (x, dy and y cached where it runs persistent) or not.
-template <typename T, bool kRelu>
+// A split call's kSums is the sums alone; its kFinish, the finish alone and then the dx pass.
+template <typename T, bool kRelu, CallPart kPart>
 void launch_backward_pass(const Backward& args, const ReductionPlan& plan, const GradientPolicy<T, kRelu>& policy,
-                          GradientSums<float>* partials, unsigned* ticket, const BackwardFinish& finish, cudaStream_t stream) {
-  const auto launch = [&](auto op) {
-    op.shape = args.shape;
-    op.x = policy.x, op.dy = policy.dy, op.y = policy.y;
-    op.dx = args.dx.as<T>(), op.dresidual = args.dresidual.as<T>();
-    op.gamma = args.gamma, op.rstd = args.state.rstd, op.observed_mean = args.state.observed_mean, op.units = finish.units;
-    launch_training_pass(plan, policy, partials, ticket, finish, op, kRelu ? 3 : 2, stream, kOp);
-  };
-  if (args.dresidual.data) launch(InputGradientOp<T, kRelu, true>{});
-  else launch(InputGradientOp<T, kRelu, false>{});
+                          GradientSums<float>* partials, unsigned* ticket, const BackwardFinish<kPart>& finish,
+                          cudaStream_t stream) {
+  if constexpr (kPart == CallPart::kSums) {
+    launch_statistics(plan, policy, partials, ticket, finish, stream, kOp);
+  } else {
+    const auto launch = [&](auto op) {
+      op.shape = args.shape;
+      op.x = policy.x, op.dy = policy.dy, op.y = policy.y;
+      op.dx = args.dx.as<T>(), op.dresidual = args.dresidual.as<T>();
+      op.gamma = args.gamma, op.rstd = args.state.rstd, op.observed_mean = args.state.observed_mean, op.units = finish.units;
+      if constexpr (kPart == CallPart::kWhole) {
+        launch_training_pass(plan, policy, partials, ticket, finish, op, kRelu ? 3 : 2, stream, kOp);
+      } else {
+        launch_finish(finish, stream, kOp);
+        launch_walk(plan, op, stream, kOp);
+      }
+    };
+    if (args.dresidual.data) launch(InputGradientOp<T, kRelu, true>{});
+    else launch(InputGradientOp<T, kRelu, false>{});
+  }
 }
 
 template <typename T>
@@ -115,11 +141,19 @@ void backward(const Backward& args, cudaStream_t stream) {
   const size_t units_at = layout.add<UnitBackward<float>>(shape.units());
   const WorkspaceLease workspace(stream, layout, kOp);
   GradientSums<float>* partials = workspace.at<GradientSums<float>>(partials_at);
-  const BackwardFinish finish{args, plan, partials, workspace.at<GradientSums<float>>(cells_at), workspace.at<UnitBackward<float>>(units_at)};
+  GradientSums<float>* cells = workspace.at<GradientSums<float>>(cells_at);
+  UnitBackward<float>* units = workspace.at<UnitBackward<float>>(units_at);
   const float* center = args.state.posterior_mean;
   unsigned* ticket = workspace.ticket();
-  if (y) launch_backward_pass<T, true>(args, plan, GradientPolicy<T, true>{shape, x, dy, y, center}, partials, ticket, finish, stream);
-  else launch_backward_pass<T, false>(args, plan, GradientPolicy<T, false>{shape, x, dy, y, center}, partials, ticket, finish, stream);
+  const auto run = [&](const auto& finish) {
+    if (y) launch_backward_pass<T, true>(args, plan, GradientPolicy<T, true>{shape, x, dy, y, center}, partials, ticket, finish, stream);
+    else launch_backward_pass<T, false>(args, plan, GradientPolicy<T, false>{shape, x, dy, y, center}, partials, ticket, finish, stream);
+  };
+  switch (args.part) {
+    case CallPart::kSums: return run(BackwardFinish<CallPart::kSums>{args, plan, partials, cells, units});
+    case CallPart::kFinish: return run(BackwardFinish<CallPart::kFinish>{args, plan, partials, cells, units});
+    default: return run(BackwardFinish<CallPart::kWhole>{args, plan, partials, cells, units});
+  }
 }
 
 }  // namespace

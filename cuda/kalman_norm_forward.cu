@@ -4,7 +4,9 @@
 // element pass walks the same plan and writes y with the fused epilogue, 16 bytes per load in NCHW
 // where alignment allows, each thread forming its cell's coefficients from the unit's posterior.
 // Where x fits in the shared memory of one block per SM, the same work is one persistent launch
-// that reads x once (persistent_pass.cuh). Inference (fixed statistics) is one launch. Scratch lives in the stream's workspace
+// that reads x once (persistent_pass.cuh). A split call (CallPart, for several processes) is the
+// statistics kernel and a one-block finish that writes the moments (kSums), or a one-block finish
+// from the processes' moments and then the element pass (kFinish). Inference (fixed statistics) is one launch. Scratch lives in the stream's workspace
 // (workspace.h), so a call allocates nothing once its stream has seen one of its size. Every
 // formula is a shared function the CPU backend calls too (csrc/common/kalman_norm_units.h,
 // kalman_norm_cells.h, kalman_norm_math.h).
@@ -37,7 +39,10 @@ __device__ void decide_guard(const TrainingForward& args, int rank, int threads)
 }
 
 // The statistics kernel's last block: KN-SPEC 1.1-1.7 from the partials, in phases that each read
-// what the one before wrote (a __syncthreads between them).
+// what the one before wrote (a __syncthreads between them). A split call's halves (CallPart) are
+// their own instances, so that each kernel holds only its own code: kSums stops at the moments,
+// kFinish starts from the processes' moments.
+template <CallPart kPart>
 struct ForwardFinish {
   TrainingForward args;
   ReductionPlan plan;
@@ -47,13 +52,21 @@ struct ForwardFinish {
   __device__ void operator()(int rank, int threads) const {
     const NormShape& shape = args.io.shape;
     const UnitState& state = args.state;
-    for (int64_t cell = rank; cell < shape.cells(); cell += threads)
-      cells[cell] = fold_partials<MomentsPolicy<float>>(plan, partials, cell);
-    __syncthreads();
-    for (int64_t unit = rank; unit < shape.units(); unit += threads) {
-      const UnitObservation observation = unit_observation(shape, cells, unit);
-      state.observed_mean[unit] = observation.mean;
-      state.observed_var[unit] = observation.var;
+    if constexpr (kPart == CallPart::kSums) {
+      for (int64_t cell = rank; cell < shape.cells(); cell += threads)
+        cells[cell] = fold_partials<MomentsPolicy<float>>(plan, partials, cell);
+      __syncthreads();
+      for (int64_t unit = rank; unit < shape.units(); unit += threads) store_unit_moments(args, unit, unit_moments(shape, cells, unit));
+      return;
+    }
+    if constexpr (kPart == CallPart::kFinish) {
+      for (int64_t unit = rank; unit < shape.units(); unit += threads)
+        write_unit_observation(state, unit, merged_unit_moments(args, unit));
+    } else {
+      for (int64_t cell = rank; cell < shape.cells(); cell += threads)
+        cells[cell] = fold_partials<MomentsPolicy<float>>(plan, partials, cell);
+      __syncthreads();
+      for (int64_t unit = rank; unit < shape.units(); unit += threads) write_unit_observation(state, unit, unit_moments(shape, cells, unit));
     }
     __syncthreads();
     decide_guard(args, rank, threads);
@@ -163,10 +176,22 @@ void forward_training(const TrainingForward& args, cudaStream_t stream) {
   const size_t cells_at = layout.add<Moments<float>>(shape.cells());
   const WorkspaceLease workspace(stream, layout, kOp);
   Moments<float>* partials = workspace.at<Moments<float>>(partials_at);
-  const ForwardFinish finish{args, plan, partials, workspace.at<Moments<float>>(cells_at)};
+  Moments<float>* cells = workspace.at<Moments<float>>(cells_at);
   const PosteriorCoefficients coefficients{shape, args.state.posterior_mean, args.state.rstd, io.epilogue.gamma, io.epilogue.beta};
+  const MomentsPolicy<T> policy{io.x.as<T>()};
+  if (args.part == CallPart::kSums) {
+    // Two launches: ptxas spills a register of the NHWC statistics kernel (sm_80) when that
+    // kernel's last block merges the units too.
+    launch_statistics(plan, policy, partials, workspace.ticket(), NoFinish{}, stream, kOp);
+    return launch_finish(ForwardFinish<CallPart::kSums>{args, plan, partials, cells}, stream, kOp);
+  }
   with_normalize_op<T>(io, coefficients, [&](const auto& op) {
-    launch_training_pass(plan, MomentsPolicy<T>{io.x.as<T>()}, partials, workspace.ticket(), finish, op, 1, stream, kOp);
+    if (args.part == CallPart::kWhole) {
+      const ForwardFinish<CallPart::kWhole> finish{args, plan, partials, cells};
+      return launch_training_pass(plan, policy, partials, workspace.ticket(), finish, op, 1, stream, kOp);
+    }
+    launch_finish(ForwardFinish<CallPart::kFinish>{args, plan, partials, cells}, stream, kOp);
+    launch_walk(plan, op, stream, kOp);
   });
 }
 

@@ -61,4 +61,11 @@ void launch_statistics(const ReductionPlan& plan, const Policy& policy, typename
   }
 }
 
+// Launches `finish` alone in one block (finish_kernel).
+template <typename Finish>
+void launch_finish(const Finish& finish, cudaStream_t stream, const char* op) {
+  launch_kernel(finish_kernel<Finish>, 1, kBlockThreads, 0, stream, finish);
+  check_launch(op, "finish_kernel");
+}
+
 }  // namespace kn::cuda

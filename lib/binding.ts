@@ -12,6 +12,12 @@ export const SPREAD_CODE: Record<Spread, number> = { unit: 0, column: 1, scalar:
 /** GuardStatistic in csrc/common/kalman_norm_math.h. */
 export const GUARD_STATISTIC_CODE: Record<'geometric' | 'mean', number> = { geometric: 0, mean: 1 };
 
+/** CallPart in csrc/common/kalman_norm_call.h: a whole call, or the halves of a call split at its per-unit sums. */
+export const CALL_PART = { whole: 0, sums: 1, finish: 2 } as const;
+
+/** Per-unit sums of a split call: a Float64Array on the CPU, device memory on CUDA. */
+export type SumsMemory = Float64Array | DeviceBuffer;
+
 /** The geometry of one call: NormShape in csrc/common/norm_shape.h. */
 export interface NativeShape {
   samples: number;
@@ -101,6 +107,10 @@ export interface NativeTrainingForward {
   momentum: number;
   /** With running estimates: per column, set to 1 when its running estimates were left unchanged (non-finite statistics), else 0. */
   runningSkipped: Memory | null;
+  /** CALL_PART; split calls: `parts` processes' rows of (count, mean, M2) per unit, [parts][units][3] (written by the sums half: one row). */
+  part: number;
+  parts: number;
+  unitMoments: SumsMemory | null;
 }
 
 export interface NativeFixedForward {
@@ -132,6 +142,11 @@ export interface NativeBackward {
   dPriorMean: Memory | null;
   dPriorVar: Memory | null;
   dGain: Memory | null;
+  /** CALL_PART; split calls: `parts` processes' rows of UnitGradientPart per unit, [parts][units][4]; unitSize: a unit's elements over every process. */
+  part: number;
+  parts: number;
+  unitSums: SumsMemory | null;
+  unitSize: number;
 }
 
 export interface NativeAddon {
@@ -173,8 +188,8 @@ export interface NativeAddon {
   /** CUDA builds only: device memory. */
   deviceAlloc?(bytes: number, device: number): DeviceBuffer;
   deviceWrap?(pointer: bigint, bytes: number, device: number): DeviceBuffer;
-  copyToDevice?(dst: DeviceBuffer, src: Float32Array | Uint16Array | Int32Array, stream: bigint): void;
-  copyToHost?(dst: Float32Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): void;
+  copyToDevice?(dst: DeviceBuffer, src: Float32Array | Float64Array | Uint16Array | Int32Array, stream: bigint): void;
+  copyToHost?(dst: Float32Array | Float64Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): void;
   copyToHostAsync?(dst: Float32Array | Uint16Array | Int32Array, src: DeviceBuffer, stream: bigint): Promise<void>;
   zeroDevice?(dst: DeviceBuffer, stream: bigint): void;
   copyDeviceToDevice?(dst: DeviceBuffer, src: DeviceBuffer, bytes: number, stream: bigint): void;

@@ -6,7 +6,7 @@
 export { Tensor, cudaInfo } from './tensor';
 export type { DType, Device, Layout, TensorOptions } from './tensor';
 export type { CudaDevice, CudaInfo, EmulatorCounters } from './binding';
-export { ASYNC_MIN_ELEMENTS, ops, SavedNormalization } from './ops';
+export { ASYNC_MIN_ELEMENTS, KalmanNormBackwardStatistics, KalmanNormStatistics, ops, SavedNormalization } from './ops';
 export type {
   Activation,
   GuardStatistic,

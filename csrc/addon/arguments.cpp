@@ -99,15 +99,29 @@ float* float_field(const Napi::Object& args, const char* name, int64_t length, b
   return host_floats(args.Env(), value, name, length);
 }
 
-int* int_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where) {
+namespace {
+
+// A typed array of exactly `length` elements of kType (on the host), or a device buffer of as many bytes.
+template <typename T, napi_typedarray_type kType>
+T* typed_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where, const char* expected) {
   const Napi::Value value = args.Get(name);
-  if (where.on_device) return static_cast<int*>(device_bytes(value, name, length * int64_t(sizeof(int))));
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw_type(args.Env(), std::string(name) + ": expected an Int32Array");
-  auto array = value.As<Napi::Int32Array>();
+  if (where.on_device) return static_cast<T*>(device_bytes(value, name, length * int64_t(sizeof(T))));
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != kType)
+    throw_type(args.Env(), std::string(name) + ": expected " + expected);
+  auto array = value.As<Napi::TypedArrayOf<T>>();
   if (int64_t(array.ElementLength()) != length)
     throw_range(args.Env(), std::string(name) + ": expected " + std::to_string(length) + " elements");
   return array.Data();
+}
+
+}  // namespace
+
+int* int_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where) {
+  return typed_field<int, napi_int32_array>(args, name, length, where, "an Int32Array");
+}
+
+double* double_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where) {
+  return typed_field<double, napi_float64_array>(args, name, length, where, "a Float64Array");
 }
 
 ConstTensor const_tensor_field(const Napi::Object& args, const char* name, int64_t elements, bool required,

@@ -42,6 +42,9 @@ float* float_field(const Napi::Object& args, const char* name, int64_t length, b
 // An int32 array of exactly `length` elements (an Int32Array, or a device buffer), required.
 int* int_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where);
 
+// A float64 array of exactly `length` elements (a Float64Array, or a device buffer), required.
+double* double_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where);
+
 // A tensor of `elements` elements of the call's dtype; absent when null/undefined and not required.
 MutableTensor tensor_field(const Napi::Object& args, const char* name, int64_t elements, bool required,
                            const Placement& where);

@@ -54,6 +54,22 @@ void parse_prior(const Napi::Object& args, const NormShape& shape, const Placeme
     throw Napi::TypeError::New(args.Env(), "priorVar: priorMean and priorVar go together");
 }
 
+// A split call's part (CallPart) and, when split, how many processes' sums kFinish reads.
+CallPart parse_part(const Napi::Object& args, int& parts) {
+  const double part = number_field(args, "part");
+  if (part != 0 && part != 1 && part != 2) throw Napi::RangeError::New(args.Env(), "part: expected 0 (whole), 1 (sums) or 2 (finish)");
+  const double count = number_field(args, "parts");
+  if (!(count >= 1 && count <= 1 << 20 && count == double(int(count))))
+    throw Napi::RangeError::New(args.Env(), "parts: expected an integer from 1");
+  parts = int(count);
+  if (part != double(int(CallPart::kFinish)) && parts != 1)
+    throw Napi::RangeError::New(args.Env(), "parts: expected 1 for a call that does not finish a split one");
+  return CallPart(int(part));
+}
+
+// The rows of per-unit sums a split call writes (kSums: one) or reads (kFinish: one per process).
+int64_t sum_rows(CallPart part, int parts) { return part == CallPart::kFinish ? parts : 1; }
+
 TrainingForward parse_training_forward(const Napi::Object& args, const Placement& where) {
   TrainingForward call;
   call.io = parse_forward_io(object_field(args, "io"), where);
@@ -74,6 +90,9 @@ TrainingForward parse_training_forward(const Napi::Object& args, const Placement
     throw Napi::TypeError::New(args.Env(), "runningVar: runningMean and runningVar go together");
   call.momentum = float(number_field(args, "momentum"));
   call.running_skipped = float_field(args, "runningSkipped", shape.unit_cols(), call.running_mean != nullptr, where);
+  call.part = parse_part(args, call.parts);
+  if (call.part != CallPart::kWhole)
+    call.unit_moments = double_field(args, "unitMoments", kMomentValues * shape.units() * sum_rows(call.part, call.parts), where);
   return call;
 }
 
@@ -118,6 +137,15 @@ Backward parse_backward(const Napi::Object& args, const Placement& where) {
   call.dprior_mean = gradient_field(args, "dPriorMean", call.prior_mean, shape, where);
   call.dprior_var = gradient_field(args, "dPriorVar", call.prior_var, shape, where);
   call.dgain = float_field(args, "dGain", spread_length(call.gain, shape), false, where);
+  call.part = parse_part(args, call.parts);
+  call.unit_size = shape.unit_size();
+  if (call.part == CallPart::kWhole) return call;
+  call.unit_sums = double_field(args, "unitSums", kGradientPartValues * shape.units() * sum_rows(call.part, call.parts), where);
+  if (call.part == CallPart::kSums) return call;
+  const double unit_size = number_field(args, "unitSize");
+  if (!(unit_size >= double(shape.unit_size()) && unit_size <= 9007199254740992.0 && unit_size == double(int64_t(unit_size))))
+    throw Napi::RangeError::New(args.Env(), "unitSize: expected an integer at least this call's elements per unit");
+  call.unit_size = int64_t(unit_size);
   return call;
 }
 
@@ -170,6 +198,9 @@ void check_overlaps(const TrainingForward& call, const Napi::Env& env) {
   ranges.output("runningMean", call.running_mean, shape.unit_cols() * 4);
   ranges.output("runningVar", call.running_var, shape.unit_cols() * 4);
   ranges.output("runningSkipped", call.running_skipped, shape.unit_cols() * 4);
+  const int64_t moments_bytes = call.unit_moments ? 8 * kMomentValues * shape.units() * sum_rows(call.part, call.parts) : 0;
+  if (call.part == CallPart::kSums) ranges.output("unitMoments", call.unit_moments, moments_bytes);
+  else ranges.input("unitMoments", call.unit_moments, moments_bytes);
   ranges.check(env);
 }
 
@@ -202,6 +233,9 @@ void check_overlaps(const Backward& call, const Napi::Env& env) {
   ranges.output("out.dPriorMean", call.dprior_mean, call.dprior_mean ? unit_values_bytes(call.prior_mean, shape) : 0);
   ranges.output("out.dPriorVar", call.dprior_var, call.dprior_var ? unit_values_bytes(call.prior_var, shape) : 0);
   ranges.output("out.dGain", call.dgain, unit_values_bytes(call.gain, shape));
+  const int64_t sums_bytes = call.unit_sums ? 8 * kGradientPartValues * shape.units() * sum_rows(call.part, call.parts) : 0;
+  if (call.part == CallPart::kSums) ranges.output("unitSums", call.unit_sums, sums_bytes);
+  else ranges.input("unitSums", call.unit_sums, sums_bytes);
   ranges.check(env);
 }
 

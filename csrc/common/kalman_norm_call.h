@@ -25,6 +25,26 @@ struct UnitValues {
   }
 };
 
+// A training call may be split where its per-unit sums are complete, so that the sums of several
+// processes can be merged between the halves (KN-SPEC 3d; lib/ops/sync-kalman-norm.ts): kSums does
+// the reduction and writes this process's sums; kFinish starts from the sums of every process, in
+// rank order ([parts][units], rank-major), and does the rest. Each process's kFinish reads the same
+// sums in the same order, so every process gets the same bits.
+enum class CallPart { kWhole = 0, kSums = 1, kFinish = 2 };
+
+// One process's part of a unit's backward sums (KN-SPEC 2): of g = gamma dy' and of g (x - mu), and
+// its share of the gradients arriving at the unit's posterior (what the process's own backward
+// of the next layer gave it; the shares add up to the whole). A split call's rows hold it as
+// kGradientPartValues doubles per unit, in this order.
+constexpr int kMomentValues = 3;  // count, mean, M2
+constexpr int kGradientPartValues = 4;
+struct UnitGradientPart {
+  double sum_dy;
+  double sum_dy_centered;
+  double dmean_out;
+  double dvar_out;
+};
+
 struct Epilogue {
   const float* gamma = nullptr;     // [C] or null (1)
   const float* beta = nullptr;      // [C] or null (0)
@@ -67,6 +87,12 @@ struct TrainingForward {
   // With running estimates: per column, 1 when its posterior was not finite and its running
   // estimates were left unchanged, else 0.
   float* running_skipped = nullptr;
+  // A split call (CallPart): kSums writes this process's (count, mean, M2) per unit
+  // ([units][kMomentValues]) and nothing else; kFinish merges `parts` processes' rows of them per
+  // unit, writes the merge as the observation, and goes on from there.
+  CallPart part = CallPart::kWhole;
+  double* unit_moments = nullptr;
+  int parts = 1;
 };
 
 struct FixedStatisticsForward {
@@ -99,6 +125,16 @@ struct Backward {
   float* dprior_mean = nullptr;
   float* dprior_var = nullptr;
   float* dgain = nullptr;
+  // A split call (CallPart): kSums writes this process's UnitGradientPart per unit, and dgamma and
+  // dbeta (sums over this process's elements); kFinish adds `parts` processes' rows per unit and
+  // writes the rest: dx and dresidual over this process's elements, and this process's share
+  // (1 / parts) of the prior and gain gradients, so that the processes' gradients add up to the
+  // whole, like their dgamma and dbeta. `unit_size`: the elements of a unit over every process,
+  // the M of KN-SPEC 2 (shape.unit_size() for a call that is not merged).
+  CallPart part = CallPart::kWhole;
+  double* unit_sums = nullptr;  // [units][kGradientPartValues] per process
+  int parts = 1;
+  int64_t unit_size = 0;
 };
 
 }  // namespace kn

@@ -14,12 +14,6 @@ namespace kn {
 
 // ---- Forward ---------------------------------------------------------------------------------
 
-// KN-SPEC 1.1: a unit's observed mean and biased variance.
-struct UnitObservation {
-  float mean;
-  float var;
-};
-
 // The first cell of `unit`: its cells are samples_per_unit rows of channels_per_unit consecutive
 // cells, from here, visited sample-major (the order of NormShape::unit_cell_sample/channel).
 KN_HOST_DEVICE int64_t first_cell_of_unit(const NormShape& shape, int64_t unit) {
@@ -29,13 +23,38 @@ KN_HOST_DEVICE int64_t first_cell_of_unit(const NormShape& shape, int64_t unit) 
 // The unit's cells merged with Chan's formula in the unit's cell order, in double; cells are
 // double on the CPU, float on the GPU.
 template <typename T>
-KN_HOST_DEVICE UnitObservation unit_observation(const NormShape& shape, const Moments<T>* cells, int64_t unit) {
+KN_HOST_DEVICE Moments<double> unit_moments(const NormShape& shape, const Moments<T>* cells, int64_t unit) {
   Moments<double> total{0.0, 0.0, 0.0};
   const Moments<T>* row = cells + first_cell_of_unit(shape, unit);
   for (int64_t s = 0; s < shape.samples_per_unit; ++s, row += shape.channels)
     for (int64_t c = 0; c < shape.channels_per_unit; ++c)
       total = merge_moments(total, Moments<double>{double(row[c].count), double(row[c].mean), double(row[c].m2)});
-  return UnitObservation{float(total.mean), float(total.m2 / total.count)};
+  return total;
+}
+
+// A split call's kSums (CallPart): this process's moments of `unit`, one value at a time.
+KN_HOST_DEVICE void store_unit_moments(const TrainingForward& args, int64_t unit, const Moments<double>& moments) {
+  double* row = args.unit_moments + unit * kMomentValues;
+  row[0] = moments.count;
+  row[1] = moments.mean;
+  row[2] = moments.m2;
+}
+
+// A split call's kFinish (CallPart): the processes' moments of `unit` merged in rank order.
+KN_HOST_DEVICE Moments<double> merged_unit_moments(const TrainingForward& args, int64_t unit) {
+  const int64_t units = args.io.shape.units();
+  Moments<double> total{0.0, 0.0, 0.0};
+  for (int part = 0; part < args.parts; ++part) {
+    const double* row = args.unit_moments + (part * units + unit) * kMomentValues;
+    total = merge_moments(total, Moments<double>{row[0], row[1], row[2]});
+  }
+  return total;
+}
+
+// Writes a unit's observation from its moments.
+KN_HOST_DEVICE void write_unit_observation(const UnitState& state, int64_t unit, const Moments<double>& moments) {
+  state.observed_mean[unit] = float(moments.mean);
+  state.observed_var[unit] = float(moments.m2 / moments.count);
 }
 
 // Lane `lane`'s partial of the guard statistic's sum (kGuardLanes, kalman_norm_math.h): units
@@ -132,13 +151,49 @@ KN_HOST_DEVICE GradientSums<double> unit_gradient_sums(const NormShape& shape, c
   return total;
 }
 
-// KN-SPEC 2 for one unit, from its sums (unit_gradient_sums; centered on the posterior mean).
+// This process's part of a unit's backward sums: its sums (unit_gradient_sums) and the gradients
+// its call was given at the posterior.
+KN_HOST_DEVICE UnitGradientPart unit_gradient_part(const Backward& args, int64_t unit, const GradientSums<double>& sums) {
+  return UnitGradientPart{sums.sum_dy, sums.sum_dy_centered, args.dmean_out ? args.dmean_out[unit] : 0.0,
+                          args.dvar_out ? args.dvar_out[unit] : 0.0};
+}
+
+// A split call's kSums (CallPart): this process's part of `unit`, one value at a time.
+KN_HOST_DEVICE void store_gradient_part(const Backward& args, int64_t unit, const UnitGradientPart& part) {
+  double* row = args.unit_sums + unit * kGradientPartValues;
+  row[0] = part.sum_dy;
+  row[1] = part.sum_dy_centered;
+  row[2] = part.dmean_out;
+  row[3] = part.dvar_out;
+}
+
+// A split call's kFinish (CallPart): the processes' parts of `unit` added in rank order.
+KN_HOST_DEVICE UnitGradientPart merged_gradient_part(const Backward& args, int64_t unit) {
+  const int64_t units = args.shape.units();
+  UnitGradientPart total{0.0, 0.0, 0.0, 0.0};
+  for (int part = 0; part < args.parts; ++part) {
+    const double* row = args.unit_sums + (part * units + unit) * kGradientPartValues;
+    total.sum_dy += row[0];
+    total.sum_dy_centered += row[1];
+    total.dmean_out += row[2];
+    total.dvar_out += row[3];
+  }
+  return total;
+}
+
+// KN-SPEC 2 for one unit, from its sums (centered on the posterior mean) over the whole call: M is
+// the unit's elements over every process, and the prior and gain gradients are this process's
+// share of them (CallPart; one process: the whole).
 KN_HOST_DEVICE UnitBackward<float> backward_of_unit(const Backward& args, int64_t unit, bool fused,
-                                                    const GradientSums<double>& sums) {
+                                                    const UnitGradientPart& sums) {
   const UnitForwardState<float> state = unit_forward_state(args, unit, fused);
-  return unit_backward<float>(state, float(sums.sum_dy), float(sums.sum_dy_centered * state.rstd),
-                              args.dmean_out ? args.dmean_out[unit] : 0.f, args.dvar_out ? args.dvar_out[unit] : 0.f,
-                              float(args.shape.unit_size()));
+  UnitBackward<float> result = unit_backward<float>(state, float(sums.sum_dy), float(sums.sum_dy_centered * state.rstd),
+                                                    float(sums.dmean_out), float(sums.dvar_out), float(args.unit_size));
+  const float parts = float(args.parts);
+  result.dprior_mean /= parts;
+  result.dprior_var /= parts;
+  result.dgain /= parts;
+  return result;
 }
 
 // dgamma_c = sum over samples of rstd * sum dy' (x - mu), dbeta_c = sum dy': one step per cell,

@@ -1,7 +1,8 @@
 // Drives the passes of cell_reductions and element_passes and applies the shared per-unit and
 // per-cell math in between (csrc/common/kalman_norm_units.h, kalman_norm_cells.h: the same
 // functions the CUDA kernels call). Forward: one reduction pass and one element pass over x.
-// Backward: one reduction pass over (x, dy) and one element pass.
+// Backward: one reduction pass over (x, dy) and one element pass. A split call (CallPart, for
+// several processes) stops after the reduction (kSums) or starts after it (kFinish).
 #include "kalman_norm.h"
 
 #include <array>
@@ -63,16 +64,28 @@ NormShape reduced_shape(const NormShape& shape) {
   return runs;
 }
 
-// The moments of each unit: its cells merged in a fixed order.
-void unit_observations(const NormShape& given, const float* x, float* observed_mean,
-                       float* observed_var) {
+// Calls unit_fn(unit, moments) for every unit with its moments: its cells merged in a fixed order.
+template <typename UnitFn>
+void for_each_unit_moments(const NormShape& given, const float* x, UnitFn&& unit_fn) {
   const NormShape shape = reduced_shape(given);
   std::vector<Moments<double>> cells(shape.cells());
   cell_moments(shape, x, cells.data());
-  for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) {
-    const UnitObservation observation = unit_observation(shape, cells.data(), unit);
-    observed_mean[unit] = observation.mean;
-    observed_var[unit] = observation.var;
+  for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) { unit_fn(unit, unit_moments(shape, cells.data(), unit)); });
+}
+
+// The observation of each unit (KN-SPEC 1.1): from x, or for a split call's kFinish from the
+// processes' moments (CallPart). kSums writes the moments and stops.
+void observe_units(const TrainingForward& args) {
+  const UnitState& state = args.state;
+  if (args.part == CallPart::kFinish) {
+    for_each_unit(args.io.shape.units(), args.parts, [&](int64_t unit) {
+      write_unit_observation(state, unit, merged_unit_moments(args, unit));
+    });
+    return;
+  }
+  for_each_unit_moments(args.io.shape, args.io.x.as<float>(), [&](int64_t unit, const Moments<double>& moments) {
+    if (args.part == CallPart::kSums) store_unit_moments(args, unit, moments);
+    else write_unit_observation(state, unit, moments);
   });
 }
 
@@ -106,12 +119,38 @@ void store_spread_sums(const NormShape& shape, const std::vector<UnitBackward<fl
     out[index] = spread_sum(shape, units.data(), field, like.spread, index);
 }
 
+// The backward's reduction: per cell, the sums of dy' and dy' (x - mu); then, per unit, its sums of
+// g = gamma dy' and g (x - mu) with the gradients given at its posterior (through unit_fn), and per
+// channel dgamma and dbeta. Both gather their cells in the order the GPU's kernels use
+// (kalman_norm_units.h).
+template <typename UnitFn>
+void reduce_gradients(const Backward& args, UnitFn&& unit_fn) {
+  const NormShape& shape = args.shape;
+  const UnitState& forward = args.state;
+  std::vector<float> sum_center(shape.cells());
+  for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t) { sum_center[cell] = forward.posterior_mean[unit]; });
+  std::vector<GradientSums<double>> sums(shape.cells());
+  cell_gradient_sums(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
+                     sum_center.data(), sums.data());
+  for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) {
+    unit_fn(unit, unit_gradient_part(args, unit, unit_gradient_sums(shape, sums.data(), args.gamma, unit)));
+  });
+  if (args.dgamma || args.dbeta) {
+    for_each_unit(shape.channels, shape.samples, [&](int64_t channel) {
+      const ParameterGradients gradients = channel_parameter_gradients(shape, sums.data(), forward.rstd, channel);
+      if (args.dgamma) args.dgamma[channel] = float(gradients.dgamma);
+      if (args.dbeta) args.dbeta[channel] = float(gradients.dbeta);
+    });
+  }
+}
+
 }  // namespace
 
 void kalman_norm_forward_training(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
   const UnitState& state = args.state;
-  unit_observations(shape, args.io.x.as<float>(), state.observed_mean, state.observed_var);
+  observe_units(args);
+  if (args.part == CallPart::kSums) return;
   *state.guard_fired = args.prior_mean.values != nullptr && decide_guard(args) ? 1 : 0;
   const bool fused = prior_used(args.prior_mean, state.guard_fired);
   for_each_unit(shape.units(), 1, [&](int64_t unit) { write_unit_posterior(args, unit, fused); });
@@ -128,24 +167,19 @@ void kalman_norm_forward_fixed(const FixedStatisticsForward& args) {
 void kalman_norm_backward(const Backward& args) {
   const NormShape& shape = args.shape;
   const UnitState& forward = args.state;
-  std::vector<float> sum_center(shape.cells());
-  for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t) { sum_center[cell] = forward.posterior_mean[unit]; });
-  std::vector<GradientSums<double>> sums(shape.cells());
-  cell_gradient_sums(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
-                     sum_center.data(), sums.data());
-
-  // Per unit, its cells' sums of g = gamma dy' and g (x - mu), then its backward; per channel, dgamma
-  // and dbeta. Both gather their cells in the order the GPU's kernels use (kalman_norm_units.h).
-  std::vector<UnitBackward<float>> units(shape.units());
   const bool fused = prior_used(args.prior_mean, forward.guard_fired);
-  for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) {
-    units[unit] = backward_of_unit(args, unit, fused, unit_gradient_sums(shape, sums.data(), args.gamma, unit));
-  });
-  if (args.dgamma || args.dbeta) {
-    for_each_unit(shape.channels, shape.samples, [&](int64_t channel) {
-      const ParameterGradients gradients = channel_parameter_gradients(shape, sums.data(), forward.rstd, channel);
-      if (args.dgamma) args.dgamma[channel] = float(gradients.dgamma);
-      if (args.dbeta) args.dbeta[channel] = float(gradients.dbeta);
+  if (args.part == CallPart::kSums) {
+    reduce_gradients(args, [&](int64_t unit, const UnitGradientPart& part) { store_gradient_part(args, unit, part); });
+    return;
+  }
+  std::vector<UnitBackward<float>> units(shape.units());
+  if (args.part == CallPart::kFinish) {
+    for_each_unit(shape.units(), args.parts, [&](int64_t unit) {
+      units[unit] = backward_of_unit(args, unit, fused, merged_gradient_part(args, unit));
+    });
+  } else {
+    reduce_gradients(args, [&](int64_t unit, const UnitGradientPart& part) {
+      units[unit] = backward_of_unit(args, unit, fused, part);
     });
   }
   store_spread_sums(shape, units, UnitField::kPriorMean, args.prior_mean, args.dprior_mean);

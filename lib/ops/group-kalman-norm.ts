@@ -21,7 +21,7 @@ export function parseGroupKalmanNormCall(x: unknown, options: unknown): NormCall
   const groups = checkPositiveInteger('groups', given.groups);
   if (channels % groups !== 0) throw rangeError('groups', `must divide the channel count C = ${channels}, got ${groups}`);
   const units = unitGeometry(input.x, input.dimensions, 1, channels / groups, 'group');
-  return parseNormCall('groupKalmanNorm', input.x, given, { training: units, active: units, mode: 'training', running: null });
+  return parseNormCall('groupKalmanNorm', input.x, given, { training: units, active: units, mode: 'training', running: null, sync: null });
 }
 
 /** GKN forward (KN-SPEC section 1): y and the posterior per (sample, group) unit [N, G]. */

@@ -1,5 +1,14 @@
 import { groupKalmanNorm, groupKalmanNormAsync, groupKalmanNormBackward, groupKalmanNormBackwardAsync } from './group-kalman-norm';
-import { kalmanNorm, kalmanNormAsync, kalmanNormBackward, kalmanNormBackwardAsync } from './kalman-norm';
+import {
+  kalmanNorm,
+  kalmanNormApply,
+  kalmanNormAsync,
+  kalmanNormBackward,
+  kalmanNormBackwardApply,
+  kalmanNormBackwardAsync,
+  kalmanNormBackwardStatistics,
+  kalmanNormStatistics,
+} from './kalman-norm';
 import * as covariance from './covariance';
 import * as transitions from './transitions';
 
@@ -13,6 +22,10 @@ export const ops = {
   kalmanNormBackwardAsync,
   groupKalmanNormAsync,
   groupKalmanNormBackwardAsync,
+  kalmanNormStatistics,
+  kalmanNormApply,
+  kalmanNormBackwardStatistics,
+  kalmanNormBackwardApply,
   affineMoments: transitions.affineMoments,
   affineMomentsBackward: transitions.affineMomentsBackward,
   convTransition: transitions.convTransition,
@@ -44,4 +57,5 @@ export type { GroupKalmanNormOptions } from './group-kalman-norm';
 export type { Activation, GuardStatistic, NormOptions, NormResult, NormBackwardOptions, NormGradients } from './normalization';
 export type { StatVector } from './arguments';
 export { SavedNormalization } from './saved-state';
+export { KalmanNormBackwardStatistics, KalmanNormStatistics } from './merged-run';
 export { ASYNC_MIN_ELEMENTS } from './norm-run';

@@ -4,6 +4,9 @@ import { Tensor } from '../tensor';
 import { StatVector, checkMomentum, checkNonNegative, checkVector } from './arguments';
 import { CallDevice } from './call-device';
 import { NormCall, RunningEstimates, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
+import { checkCommunicator } from '../distributed/communicator';
+import type { Communicator } from '../distributed/communicator';
+import { KalmanNormBackwardStatistics, KalmanNormStatistics, applyBackwardStatistics, applyStatistics } from './merged-run';
 import { runNormBackward, runNormBackwardAsync, runNormForward, runNormForwardAsync } from './norm-run';
 import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from './normalization';
 
@@ -15,9 +18,16 @@ export interface KalmanNormOptions extends NormOptions {
   runningVar?: StatVector;
   /** Weight of the new batch in the running estimates. Default 0.1. */
   momentum?: number;
+  /**
+   * Training: merge each channel's statistics with those of the other processes of this group
+   * (data-parallel training, KN-SPEC 3d, docs/DISTRIBUTED.md), so that every process computes the
+   * result of one process holding the whole global batch. Needs virtualBatch = N. The backward of
+   * the call is merged too. Inference reads the running estimates and exchanges nothing.
+   */
+  sync?: Communicator;
 }
 
-const KN_KEYS = ['virtualBatch', 'runningMean', 'runningVar', 'momentum'];
+const KN_KEYS = ['virtualBatch', 'runningMean', 'runningVar', 'momentum', 'sync'];
 
 function parseRunning(options: KalmanNormOptions, channels: number, required: boolean, device: CallDevice): RunningEstimates | null {
   const { runningMean, runningVar } = options;
@@ -48,7 +58,10 @@ export function parseKalmanNormCall(x: unknown, options: unknown): NormCall {
   const training = unitGeometry(input.x, input.dimensions, ghostBatch, 1, 'channel');
   const active = input.training ? training : unitGeometry(input.x, input.dimensions, samples, 1, 'channel');
   const running = parseRunning(given, channels, !input.training, new CallDevice(input.x, given.stream));
-  return parseNormCall('kalmanNorm', input.x, given, { training, active, mode: input.training ? 'training' : 'fixed', running });
+  const sync = given.sync === undefined ? null : checkCommunicator('sync', given.sync);
+  if (sync && ghostBatch !== samples)
+    throw rangeError('virtualBatch', `with sync each process's batch is its part of one global batch: expected N = ${samples}, got ${ghostBatch} (ghost batches stay within a process)`);
+  return parseNormCall('kalmanNorm', input.x, given, { training, active, mode: input.training ? 'training' : 'fixed', running, sync });
 }
 
 /**
@@ -78,4 +91,49 @@ export function kalmanNormAsync(x: Tensor, options: KalmanNormOptions = {}): Pro
 /** kalmanNormBackward without blocking the event loop (as kalmanNormAsync). */
 export function kalmanNormBackwardAsync(dy: Tensor, saved: NormResult['saved'], options: NormBackwardOptions = {}): Promise<NormGradients> {
   return runNormBackwardAsync(parseNormBackwardCall('kalmanNorm', dy, saved, options));
+}
+
+/**
+ * The first half of a KN training forward whose statistics you merge over processes yourself
+ * (KN-SPEC 3d; `sync` does it with a Communicator): reads x and returns this process's
+ * (count, mean, M2) per unit in `moments`. All-gather every process's `moments` in rank order and
+ * pass the result to kalmanNormApply, which does the rest. Between the halves the process may do
+ * other work (overlap the exchange); x must not change.
+ */
+export function kalmanNormStatistics(x: Tensor, options: Omit<KalmanNormOptions, 'sync'> = {}): KalmanNormStatistics {
+  if ((options as KalmanNormOptions).sync !== undefined) throw rangeError('sync', 'not an option of kalmanNormStatistics: you exchange the moments');
+  const call = parseKalmanNormCall(x, options);
+  if (call.mode !== 'training') throw rangeError('training', 'kalmanNormStatistics is a training call (inference has no batch statistics)');
+  return new KalmanNormStatistics(call);
+}
+
+/**
+ * The second half: `gathered` is every process's `moments` in rank order (one Float64Array of
+ * processes x units x 3, the same on every process); merges them per unit in that order and
+ * returns what kalmanNorm returns, for this process's x. Its backward: kalmanNormBackwardStatistics
+ * and kalmanNormBackwardApply.
+ */
+export function kalmanNormApply(statistics: KalmanNormStatistics, gathered: Float64Array): NormResult {
+  return applyStatistics(statistics, gathered);
+}
+
+/**
+ * The first half of the backward of a forward merged with kalmanNormApply: returns this process's
+ * part of each unit's sums in `sums` (units x 4). All-gather every process's `sums` in rank order
+ * and pass the result to kalmanNormBackwardApply.
+ */
+export function kalmanNormBackwardStatistics(dy: Tensor, saved: NormResult['saved'], options: NormBackwardOptions = {}): KalmanNormBackwardStatistics {
+  const call = parseNormBackwardCall('kalmanNorm', dy, saved, options);
+  if (!call.saved.merged) throw rangeError('saved', 'its forward was not merged over processes; use kalmanNormBackward');
+  return new KalmanNormBackwardStatistics(call);
+}
+
+/**
+ * The second half: dx for this process's elements, its dGamma and dBeta (sums over its elements),
+ * and its share (1 / processes) of dPriorMean, dPriorVar and dGain, so that every gradient adds up
+ * over the processes to the gradient of one process holding the whole batch (what a data-parallel
+ * gradient all-reduce computes). dMean / dVar given to the first half are this process's share too.
+ */
+export function kalmanNormBackwardApply(statistics: KalmanNormBackwardStatistics, gathered: Float64Array): NormGradients {
+  return applyBackwardStatistics(statistics, gathered);
 }

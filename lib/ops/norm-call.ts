@@ -22,6 +22,7 @@ import {
   checkVectorRange,
   overlaps,
 } from './arguments';
+import type { Communicator } from '../distributed/communicator';
 import { CallDevice } from './call-device';
 import { GuardStatistic, NormBackwardOptions, NormOptions } from './normalization';
 import { NormOp, SavedNormalization } from './saved-state';
@@ -81,6 +82,8 @@ export interface NormCall {
   guard: number;
   guardStatistic: GuardStatistic;
   running: RunningEstimates | null;
+  /** KN: the processes whose statistics the call merges (KN-SPEC 3d); null: this process's alone. */
+  sync: Communicator | null;
   /** The caller's outputs (null: allocate one) and the saved state to reuse. */
   out: { y: Tensor | null; mean: Tensor | null; var: Tensor | null; saved: SavedNormalization | null };
 }
@@ -91,6 +94,7 @@ export interface OpUnits {
   active: UnitGeometry;
   mode: NormCall['mode'];
   running: RunningEstimates | null;
+  sync: Communicator | null;
 }
 
 /** The options object, its keys, x and the training flag: what every op checks first. */
@@ -187,6 +191,7 @@ export function parseNormCall(op: NormOp, x: Tensor, options: NormOptions, units
     guard: checkGuard(options.guard ?? 100),
     guardStatistic: checkGuardStatistic(options.guardStatistic ?? 'geometric'),
     running: units.running,
+    sync: units.sync,
     out: parseOutputs(options.out, x, units.active, units.mode, device),
   };
 }

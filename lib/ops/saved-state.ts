@@ -1,11 +1,22 @@
 // What a forward call keeps for its backward call.
 import { NativeUnitState, NativeUnitValues, Memory } from '../binding';
+import type { Communicator } from '../distributed/communicator';
 import type { NormCall } from './norm-call';
 
 /** A forward call without its outputs: what the backward reads. (Keeping `out.saved` would chain every saved state to the one before it.) */
 export type SavedCall = Omit<NormCall, 'out'>;
 
 export type NormOp = 'kalmanNorm' | 'groupKalmanNorm';
+
+/** How a forward merged its statistics over processes (KN-SPEC 3d). */
+export interface MergedForward {
+  /** How many processes' sums it merged. */
+  parts: number;
+  /** A unit's elements over every process: the M of the backward. */
+  unitSize: number;
+  /** The group it exchanged them with; null when the caller exchanged them (kalmanNormApply). */
+  sync: Communicator | null;
+}
 
 /** The call's parameters where the backward reads them (uploaded once on CUDA). */
 export interface NativeParameters {
@@ -34,6 +45,9 @@ export class SavedNormalization {
 
   /** @internal KN training with running estimates: 1 per channel whose estimates the forward left unchanged. */
   readonly skipped: Memory | null;
+
+  /** @internal Set by a forward whose statistics were merged over processes (merged-run.ts): its backward is merged too. */
+  merged: MergedForward | null = null;
 
   /** @internal Set when a later forward reused `state` (out.saved): this backward would read that call's. */
   reused = false;
