@@ -7,7 +7,7 @@
  * mpirun, one rank per process.
  */
 import { expect } from 'chai';
-import { Communicator, KalmanNormStatistics, Tensor, distributed, ops } from '../lib';
+import { Communicator, InputStatistics, KalmanNormStatistics, Tensor, distributed, ops } from '../lib';
 import { gradientArrays } from './util/gradient-arrays';
 import { SYNC_CASES, caseData, checkRank, checkSummedGradients, shareOf, splitRuns, summedGradients, wholeRun } from './util/sync-cases';
 import { makeRandom } from './util/random';
@@ -131,5 +131,38 @@ describe('sync KN on the CPU (issue 15)', () => {
     };
     const options = { training: false, runningMean: new Float32Array([1, 2]), runningVar: new Float32Array([4, 9]) };
     expect(Array.from(ops.kalmanNorm(x, { ...options, sync: silent }).y.toArray())).to.deep.equal(Array.from(ops.kalmanNorm(x, options).y.toArray()));
+  });
+
+  it("an input node with `sync` observes every process's batch: its estimates equal one process's that holds them all", () => {
+    const random = makeRandom(33);
+    const values = (length: number) => Float32Array.from({ length }, () => 3 + random.normal());
+    const [mine, theirs] = [values(2 * 6), values(2 * 6)];
+    const exchanges: number[] = [];
+    const sync: Communicator = {
+      rank: 0,
+      size: 2,
+      allGather(send, receive) {
+        exchanges.push(send.length);
+        receive.set(send, 0);
+        receive.set(send.length === 1 ? [2] : Float64Array.from(theirs), send.length);
+      },
+      allReduce() {
+        throw new Error('the input node all-gathers');
+      },
+    };
+    for (const covariance of ['diagonal', 'full'] as const) {
+      const synced = new InputStatistics([6], { covariance, sync });
+      const whole = new InputStatistics([6], { covariance });
+      for (let step = 0; step < 2; step++) {
+        synced.observe(Tensor.fromArray(mine, [2, 6]));
+        whole.observe(Tensor.fromArray(Float32Array.from([...mine, ...theirs]), [4, 6]));
+      }
+      expect(Array.from(synced.mean.toArray())).to.deep.equal(Array.from(whole.mean.toArray()));
+      expect(Array.from(synced.var.toArray())).to.deep.equal(Array.from(whole.var.toArray()));
+    }
+    expect(exchanges).to.deep.equal([1, 12, 1, 12, 1, 12, 1, 12]);
+    const uneven: Communicator = { ...sync, allGather: (send, receive) => receive.set([send[0], 3]) };
+    expect(() => new InputStatistics([6], { sync: uneven }).observe(Tensor.fromArray(mine, [2, 6]))).to.throw(RangeError, /^x: with sync every process observes a batch of the same size, got 2, 3/);
+    expect(() => new InputStatistics([6], { sync: 5 as never })).to.throw(TypeError, /^sync/);
   });
 });

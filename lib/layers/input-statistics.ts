@@ -2,6 +2,8 @@
 // covariance of the features the first linear map sees, or of the Cin*kh*kw patch vectors the first
 // convolution sees, pooled over all output positions. moments.input(statistics) starts a chain
 // from them, so the first normalization layer gets a prior like every other layer.
+import { checkCommunicator } from '../distributed/communicator';
+import type { Communicator } from '../distributed/communicator';
 import { MAX_COUNT, checkCount, checkOneOf, rangeError, typeError, checkNumber, checkKnownKeys } from '../errors';
 import { Device, Tensor } from '../tensor';
 import { checkTensor } from '../ops/arguments';
@@ -36,6 +38,12 @@ export interface InputStatisticsOptions {
   patch?: PatchOptions;
   /** Where the estimates live and the observed tensors must be. Default 'cpu'. */
   device?: Device;
+  /**
+   * Observe the batches of every process of this group together (data-parallel training with sync
+   * KN, docs/DISTRIBUTED.md): each observe() all-gathers the processes' x, so the estimates are
+   * the same on every process and equal one process's that holds the whole batch.
+   */
+  sync?: Communicator;
 }
 
 function pair(name: string, value: unknown, low: number): [number, number] {
@@ -83,6 +91,20 @@ function covarianceKind(value: unknown, features: number): { kind: Covariance['k
 }
 
 /**
+ * Every process's batch x in rank order, as one batch on x's device. The processes' batch sizes are
+ * exchanged first, so that a mismatch is the same error on every process, not a hang.
+ */
+function gatheredBatch(x: Tensor, sync: Communicator): Tensor {
+  const sizes = new Float64Array(sync.size);
+  sync.allGather(new Float64Array([x.shape[0]]), sizes);
+  if (sizes.some((size) => size !== x.shape[0]))
+    throw rangeError('x', `with sync every process observes a batch of the same size, got ${Array.from(sizes).join(', ')} by rank`);
+  const values = new Float64Array(x.size * sync.size);
+  sync.allGather(Float64Array.from(x.readSync()), values);
+  return Tensor.fromArray(Float32Array.from(values), [x.shape[0] * sync.size, ...x.shape.slice(1)], { layout: x.layout, device: x.device });
+}
+
+/**
  * Running estimates of an input's mean and covariance. `observe(x)` in training blends each batch
  * in with `momentum` (the first batch initializes them); in eval mode it changes nothing.
  */
@@ -100,11 +122,12 @@ export class InputStatistics {
   /** The patch geometry, when the statistics are over a convolution's patches. */
   readonly patch: { channels: number; kernel: [number, number] } | null;
   private readonly geometry: PatchGeometry & { outH: number; outW: number };
+  private readonly sync: Communicator | null;
   private readonly state: InputMomentsState;
 
   constructor(featureShape: readonly number[], options: InputStatisticsOptions = {}) {
     if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
-    checkKnownKeys('options', options, ['covariance', 'momentum', 'patch', 'device']);
+    checkKnownKeys('options', options, ['covariance', 'momentum', 'patch', 'device', 'sync']);
     this.geometry = patchGeometry(featureShape, options.patch);
     this.featureShape = Object.freeze([...featureShape]);
     const g = this.geometry;
@@ -120,6 +143,7 @@ export class InputStatistics {
       throw rangeError('covariance', `${kind} over ${this.features} features needs ${covarianceSize} floats, more than ${MAX_COVARIANCE} (2^28); use 'diagonal' or a smaller rank`);
     this.momentum = checkNumber('momentum', options.momentum ?? 0.01, (m) => m > 0 && m <= 1, 'a number in (0, 1]');
     this.device = checkOneOf('device', options.device ?? 'cpu', ['cpu', 'cuda'] as const);
+    this.sync = options.sync === undefined ? null : checkCommunicator('sync', options.sync);
     const zeros = (shape: number[]) => Tensor.zeros(shape, { device: this.device });
     const d = this.features;
     this.state = {
@@ -149,11 +173,13 @@ export class InputStatistics {
       throw rangeError('x', `expected shape [N, ${this.featureShape.join(', ')}], got [${tensor.shape.join(', ')}]`);
     if (tensor.dtype !== 'float32') throw rangeError('x', `expected float32, got '${tensor.dtype}'`);
     if (tensor.device !== this.device) throw rangeError('x', `expected a tensor on the statistics' device '${this.device}', got '${tensor.device}'`);
-    const patches = tensor.shape[0] * this.geometry.outH * this.geometry.outW;
+    const batch = this.training && this.sync && this.sync.size > 1 ? gatheredBatch(tensor, this.sync) : tensor;
+    const patches = batch.shape[0] * this.geometry.outH * this.geometry.outW;
     if (patches < 2) throw rangeError('x', `a batch covariance needs at least 2 ${this.patch ? 'patches' : 'samples'}, got ${patches}`);
     if (!this.training) return this;
     const first = this.observeCount === 0;
-    updateInputMoments(tensor, this.geometry, patches, this.state, first ? 0 : 1 - this.momentum, first ? 1 : this.momentum);
+    updateInputMoments(batch, this.geometry, patches, this.state, first ? 0 : 1 - this.momentum, first ? 1 : this.momentum);
+    if (batch !== tensor) batch.dispose();
     this.observeCount += 1;
     return this;
   }
