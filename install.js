@@ -1,14 +1,16 @@
 // `npm install` of kalman-norm: the prebuilt CPU addon in prebuilds/ (made by prebuildify, found
-// by node-gyp-build) when one fits this platform, loads, and no CUDA build is wanted; otherwise
-// the source build (cmake-js), which builds the CUDA backend too wherever nvcc is on the PATH.
-// KN_CUDA=on or emulate always builds from source; KN_CUDA=off takes a prebuilt addon when one fits.
+// by node-gyp-build) when one fits this platform, loads, and neither a CUDA nor an MPI build is
+// wanted; otherwise the source build (cmake-js), which builds the CUDA backend too wherever nvcc is
+// on the PATH, and the MPI engine (kn_mpi.node) wherever MPI is found. KN_CUDA=on or emulate, or
+// KN_MPI=on, always builds from source; with KN_CUDA=off and KN_MPI=off a prebuilt addon is taken
+// when one fits (it has neither: its distributed.mpi() says so).
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-function nvccOnPath() {
-  return spawnSync('nvcc', ['--version'], { stdio: 'ignore' }).status === 0;
+function onPath(command, flag) {
+  return spawnSync(command, [flag], { stdio: 'ignore' }).status === 0;
 }
 
 /** The prebuilt addon's path when one fits and loads here, else null (and why, on stderr). */
@@ -25,8 +27,11 @@ function loadablePrebuild() {
   }
 }
 
-const mode = process.env.KN_CUDA;
-const wantsSource = mode === 'on' || mode === 'emulate' || (mode !== 'off' && nvccOnPath());
+const cuda = process.env.KN_CUDA;
+const mpi = process.env.KN_MPI;
+const wantsCuda = cuda === 'on' || cuda === 'emulate' || (cuda !== 'off' && onPath('nvcc', '--version'));
+const wantsMpi = mpi === 'on' || (mpi !== 'off' && onPath('mpicc', '--showme:version'));
+const wantsSource = wantsCuda || wantsMpi;
 const prebuild = wantsSource ? null : loadablePrebuild();
 if (prebuild) {
   console.log(`kalman-norm: using the prebuilt CPU addon ${prebuild}`);

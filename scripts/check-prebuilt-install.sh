@@ -22,8 +22,8 @@ done
 
 cd "$work/project"
 echo '{ "name": "no-compiler", "version": "1.0.0", "private": true }' > package.json
-# KN_CUDA unset: the default, in which a machine without nvcc takes the prebuilt addon.
-env -u KN_CUDA PATH="$work/bin" npm install --prefer-offline --foreground-scripts --no-audit --no-fund "$work/$tarball"
+# KN_CUDA and KN_MPI unset: the default, in which a machine without nvcc and mpicc takes the prebuilt addon.
+env -u KN_CUDA -u KN_MPI PATH="$work/bin" npm install --prefer-offline --foreground-scripts --no-audit --no-fund "$work/$tarball"
 PATH="$work/bin" node -e "
 const { Tensor, ops } = require('kalman-norm');
 const x = Tensor.fromArray(Float32Array.from({ length: 8 }, (_, i) => i), [2, 2, 2]);
