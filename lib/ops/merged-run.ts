@@ -53,34 +53,62 @@ function allGather(sync: Communicator, send: Float64Array): Float64Array {
   return receive;
 }
 
+/** The native argument of a call that can be split: its part, and where its rows of sums are. */
+type SplitArgs<Field extends string> = { part: number; parts: number } & { [name in Field]: SumsMemory | null };
+
+/**
+ * One split call: its sums half runs at construction and leaves this process's rows on the host;
+ * finish() runs its finish half, once, on every process's rows.
+ */
+class SplitCall<Result, Field extends 'unitMoments' | 'unitSums', Args extends SplitArgs<Field>> {
+  readonly rows: Float64Array;
+  private finished = false;
+
+  constructor(
+    readonly ready: ReadyCall<Result, Args>,
+    private readonly field: Field,
+    private readonly device: CallDevice,
+    values: number,
+    private readonly run: (args: Args) => void,
+  ) {
+    const memory = sumsMemory(device, values);
+    ready.args.part = CALL_PART.sums;
+    Object.assign(ready.args, { [field]: memory });
+    run(ready.args);
+    this.rows = hostSums(memory, device);
+  }
+
+  finish(gathered: Float64Array, parts: number): Result {
+    if (this.finished) throw new Error('statistics: already applied (its outputs, and a forward\'s running estimates, are written)');
+    this.finished = true;
+    const args = this.ready.args;
+    args.part = CALL_PART.finish;
+    args.parts = parts;
+    Object.assign(args, { [this.field]: placedSums(gathered, this.device) });
+    this.run(args);
+    return this.ready.result();
+  }
+}
+
 /** The first half of a KN forward whose statistics are merged over processes: see kalmanNormStatistics. */
 export class KalmanNormStatistics {
   /** This process's (count, mean, M2) per unit, [units][3] in the posterior's unit order (float64). */
   readonly moments: Float64Array;
   /** @internal */
-  readonly ready: ReadyCall<NormResult, Placed<NativeTrainingForward>>;
-  /** @internal */
-  readonly call: NormCall;
-  /** @internal Set by kalmanNormApply: a second apply would update the running estimates twice. */
-  applied = false;
+  readonly split: SplitCall<NormResult, 'unitMoments', Placed<NativeTrainingForward>>;
 
   /** @internal */
   constructor(call: NormCall) {
-    this.call = call;
-    this.ready = readyForward(call) as ReadyCall<NormResult, Placed<NativeTrainingForward>>;
     const [rows, cols] = call.geometry.unitShape;
-    const args = this.ready.args;
-    args.part = CALL_PART.sums;
-    args.unitMoments = sumsMemory(call.device, rows * cols * MOMENT_FIELDS);
-    native().kalmanNormForwardTraining(args);
-    this.moments = hostSums(args.unitMoments, call.device);
+    const ready = readyForward(call) as ReadyCall<NormResult, Placed<NativeTrainingForward>>;
+    this.split = new SplitCall(ready, 'unitMoments', call.device, rows * cols * MOMENT_FIELDS, (args) => native().kalmanNormForwardTraining(args));
+    this.moments = this.split.rows;
   }
 }
 
 /** The second half: every process's moments merged in rank order, then the rest of the forward. */
 export function applyStatistics(statistics: KalmanNormStatistics, gathered: unknown, sync: Communicator | null = null): NormResult {
   if (!(statistics instanceof KalmanNormStatistics)) throw typeError('statistics', 'the result of kalmanNormStatistics', statistics);
-  if (statistics.applied) throw new Error('statistics: already applied (a second apply would update the running estimates twice)');
   const moments = statistics.moments;
   const parts = gatheredParts(gathered, moments.length, 'moments (kalmanNormStatistics(...).moments)');
   const rows = gathered as Float64Array;
@@ -90,13 +118,7 @@ export function applyStatistics(statistics: KalmanNormStatistics, gathered: unkn
     if (!(count > 0 && Number.isInteger(count))) throw rangeError('gathered', `process ${part}'s count must be a positive integer, got ${count}`);
     unitSize += count;
   }
-  statistics.applied = true;
-  const args = statistics.ready.args;
-  args.part = CALL_PART.finish;
-  args.parts = parts;
-  args.unitMoments = placedSums(rows, statistics.call.device);
-  native().kalmanNormForwardTraining(args);
-  const result = statistics.ready.result();
+  const result = statistics.split.finish(rows, parts);
   result.saved.merged = { parts, unitSize, sync } satisfies MergedForward;
   return result;
 }
@@ -109,21 +131,15 @@ export class KalmanNormBackwardStatistics {
    */
   readonly sums: Float64Array;
   /** @internal */
-  readonly ready: ReadyCall<NormGradients, Placed<NativeBackward>>;
+  readonly split: SplitCall<NormGradients, 'unitSums', Placed<NativeBackward>>;
   /** @internal */
-  readonly call: NormBackwardCall;
-  /** @internal */
-  applied = false;
+  readonly merged: MergedForward;
 
   /** @internal */
   constructor(call: NormBackwardCall) {
-    this.call = call;
-    this.ready = readyBackward(call);
-    const args = this.ready.args;
-    args.part = CALL_PART.sums;
-    args.unitSums = sumsMemory(call.device, call.saved.units * GRADIENT_FIELDS);
-    native().kalmanNormBackward(args);
-    this.sums = hostSums(args.unitSums, call.device);
+    this.merged = call.saved.merged!;
+    this.split = new SplitCall(readyBackward(call), 'unitSums', call.device, call.saved.units * GRADIENT_FIELDS, (args) => native().kalmanNormBackward(args));
+    this.sums = this.split.rows;
   }
 }
 
@@ -131,19 +147,12 @@ export class KalmanNormBackwardStatistics {
 export function applyBackwardStatistics(statistics: KalmanNormBackwardStatistics, gathered: unknown): NormGradients {
   if (!(statistics instanceof KalmanNormBackwardStatistics))
     throw typeError('statistics', 'the result of kalmanNormBackwardStatistics', statistics);
-  if (statistics.applied) throw new Error('statistics: already applied');
-  const merged = statistics.call.saved.merged!;
+  const merged = statistics.merged;
   const parts = gatheredParts(gathered, statistics.sums.length, 'sums (kalmanNormBackwardStatistics(...).sums)');
   if (parts !== merged.parts)
     throw rangeError('gathered', `the forward merged ${merged.parts} processes' statistics, these sums come from ${parts}`);
-  statistics.applied = true;
-  const args = statistics.ready.args;
-  args.part = CALL_PART.finish;
-  args.parts = parts;
-  args.unitSums = placedSums(gathered as Float64Array, statistics.call.device);
-  args.unitSize = merged.unitSize;
-  native().kalmanNormBackward(args);
-  return statistics.ready.result();
+  statistics.split.ready.args.unitSize = merged.unitSize;
+  return statistics.split.finish(gathered as Float64Array, parts);
 }
 
 /** A forward with `sync`: its sums, the exchange, its finish. */
