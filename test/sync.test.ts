@@ -7,7 +7,7 @@
  * mpirun, one rank per process.
  */
 import { expect } from 'chai';
-import { Communicator, InputStatistics, KalmanNormStatistics, Tensor, distributed, ops } from '../lib';
+import { Communicator, InputStatistics, KalmanNorm, KalmanNormStatistics, Tensor, distributed, ops } from '../lib';
 import { gradientArrays } from './util/gradient-arrays';
 import { SYNC_CASES, caseData, checkRank, checkSummedGradients, shareOf, splitRuns, summedGradients, wholeRun } from './util/sync-cases';
 import { makeRandom } from './util/random';
@@ -164,5 +164,18 @@ describe('sync KN on the CPU (issue 15)', () => {
     const uneven: Communicator = { ...sync, allGather: (send, receive) => receive.set([send[0], 3]) };
     expect(() => new InputStatistics([6], { sync: uneven }).observe(Tensor.fromArray(mine, [2, 6]))).to.throw(RangeError, /^x: with sync every process observes a batch of the same size, got 2, 3/);
     expect(() => new InputStatistics([6], { sync: 5 as never })).to.throw(TypeError, /^sync/);
+  });
+
+  it('the KalmanNorm layer: sync over a group of one is the layer without sync, bit for bit; bad sync options name themselves', () => {
+    const random = makeRandom(21);
+    const x = Tensor.fromArray(Float32Array.from({ length: 2 * 4 * 3 }, () => random.normal()), [2, 4, 3]);
+    const dy = Tensor.fromArray(Float32Array.from({ length: 2 * 4 * 3 }, () => random.normal()), [2, 4, 3]);
+    const run = (layer: KalmanNorm) => {
+      const y = Array.from(layer.forward(x).y.toArray());
+      return { y, dx: Array.from(layer.backward(dy).dx.toArray()), running: Array.from(layer.runningVar.toArray()) };
+    };
+    expect(run(new KalmanNorm(4, { sync: distributed.singleProcess() }))).to.deep.equal(run(new KalmanNorm(4)));
+    expect(() => new KalmanNorm(4, { sync: { rank: 2, size: 2 } as never })).to.throw(TypeError, /^sync/);
+    expect(() => new KalmanNorm(4, { sync: distributed.singleProcess(), virtualBatch: 2 })).to.throw(RangeError, /^virtualBatch: not with sync/);
   });
 });
