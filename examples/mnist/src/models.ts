@@ -16,7 +16,10 @@
 // the same number of groups, so each sample's group statistics in layer 1 are the prediction for
 // its group statistics in layer 2 (a random-walk model across depth), the process noise says how
 // far they may drift, and a fixed gain of 0.9 keeps mostly the sample's own statistics.
+// Given a group of processes (data-parallel, --sync), every KN layer and input node merges its
+// statistics over the group; GN and GKN need nothing, their statistics are each sample's own.
 import {
+  type Communicator,
   GroupKalmanNorm,
   InputStatistics,
   KalmanNorm,
@@ -65,9 +68,12 @@ export interface Network {
   inputShape: number[];
 }
 
-function norm(method: MethodSpec, channels: number, groups: number): NormalizationLayer {
+/** `sync` null: one process. */
+type Sync = Communicator | null;
+
+function norm(method: MethodSpec, channels: number, groups: number, sync: Sync): NormalizationLayer {
   if (method.family === 'gn') return new GroupKalmanNorm(channels, groups, method.chain || method.input ? { gain: GKN_GAIN } : {});
-  return new KalmanNorm(channels, { guardStatistic: method.guardStatistic });
+  return new KalmanNorm(channels, { guardStatistic: method.guardStatistic, ...(sync && { sync }) });
 }
 
 /** A first map as a link needs it: a linear weight, or a 3x3 'same' convolution of an image. */
@@ -79,14 +85,15 @@ function through(input: MomentNode, map: FirstMap): MomentNode {
 }
 
 /** Running estimates of the input of `map` (KN-SPEC 3a), or null when the method has none. */
-function inputStatistics(covariance: MethodSpec['input'], map: FirstMap, momentum: number): InputStatistics | null {
+function inputStatistics(covariance: MethodSpec['input'], map: FirstMap, momentum: number, sync: Sync): InputStatistics | null {
   if (covariance === null) return null;
   // A rank at or above the number of features is the full covariance (the convnet's 3x3 patches).
   const features = map.kind === 'conv' ? map.image[0] * 9 : map.features.reduce((a, b) => a * b, 1);
   if (typeof covariance === 'object' && covariance.rank >= features) covariance = 'full';
+  const options = { covariance, momentum, ...(sync && { sync }) };
   return map.kind === 'conv'
-    ? new InputStatistics(map.image, { covariance, momentum, patch: { kernel: 3, padding: 1 } })
-    : new InputStatistics(map.features, { covariance, momentum });
+    ? new InputStatistics(map.image, { ...options, patch: { kernel: 3, padding: 1 } })
+    : new InputStatistics(map.features, options);
 }
 
 /** What links add to a model: layer 1's observer (before the first map), layer 2's (before the second). */
@@ -103,10 +110,10 @@ interface Links {
  * (it grows with s2 - u) large enough to throw the gain across [0, 1] from one step to the next,
  * and the convnet's GKN run then collapsed to chance (KN_GKN_LEARN_GAIN=1 brings it back).
  */
-function link(method: MethodSpec, layers: [NormalizationLayer, NormalizationLayer], first: FirstMap, second: FirstMap, poolBetween: boolean): Links {
+function link(method: MethodSpec, layers: [NormalizationLayer, NormalizationLayer], first: FirstMap, second: FirstMap, poolBetween: boolean, sync: Sync): Links {
   const [n1, n2] = layers;
   const links: Links = { observeFirst: null, observeSecond: null, learnGain: [false, false] };
-  const input = inputStatistics(method.input, first, INPUT_MOMENTUM);
+  const input = inputStatistics(method.input, first, INPUT_MOMENTUM, sync);
   links.observeFirst = input && new Observe(input);
   if (n1 instanceof GroupKalmanNorm) {
     // The input node's per-channel moments through the first map, pooled into layer 1's groups.
@@ -124,7 +131,7 @@ function link(method: MethodSpec, layers: [NormalizationLayer, NormalizationLaye
     n1.linkPrior(through(moments.input(input), first));
   }
   if (method.carried) {
-    const carried = inputStatistics('full', second, CARRIED_MOMENTUM)!;
+    const carried = inputStatistics('full', second, CARRIED_MOMENTUM, sync)!;
     n2.linkPrior(through(moments.input(carried), second));
     links.observeSecond = new Observe(carried);
   }
@@ -137,17 +144,18 @@ function network(modules: (Module | null)[], inputShape: number[]): Network {
 }
 
 /** 784 - 128 - norm - relu - 128 - norm - relu - 10; 8 groups of 16 for GN / GKN. */
-export function buildMlp(method: MethodSpec, seed: number, hidden = 128, groups = 8): Network {
+export function buildMlp(method: MethodSpec, seed: number, { hidden = 128, groups = 8, sync = null }: { hidden?: number; groups?: number; sync?: Sync } = {}): Network {
   const normal = makeRandom(seed).normal;
   const linear1 = new Linear(PIXELS, hidden, normal, false);
   const linear2 = new Linear(hidden, hidden, normal, false);
   const head = new Linear(hidden, CLASSES, normal, true);
-  const layers: [NormalizationLayer, NormalizationLayer] = [norm(method, hidden, groups), norm(method, hidden, groups)];
+  const layers: [NormalizationLayer, NormalizationLayer] = [norm(method, hidden, groups, sync), norm(method, hidden, groups, sync)];
   const links = link(
     method, layers,
     { kind: 'linear', weight: linear1.weight, features: [PIXELS] },
     { kind: 'linear', weight: linear2.weight, features: [hidden] },
     false,
+    sync,
   );
   return network(
     [
@@ -159,17 +167,18 @@ export function buildMlp(method: MethodSpec, seed: number, hidden = 128, groups 
 }
 
 /** conv3x3(1->8) - norm - relu - pool - conv3x3(8->16) - norm - relu - pool - linear(784->10); 4 groups. */
-export function buildConvnet(method: MethodSpec, seed: number, groups = 4): Network {
+export function buildConvnet(method: MethodSpec, seed: number, { groups = 4, sync = null }: { groups?: number; sync?: Sync } = {}): Network {
   const normal = makeRandom(seed).normal;
   const conv1 = new Conv2d(1, 8, 3, normal);
   const conv2 = new Conv2d(8, 16, 3, normal);
   const head = new Linear(16 * (IMAGE_SIZE / 4) ** 2, CLASSES, normal, true);
-  const layers: [NormalizationLayer, NormalizationLayer] = [norm(method, 8, groups), norm(method, 16, groups)];
+  const layers: [NormalizationLayer, NormalizationLayer] = [norm(method, 8, groups, sync), norm(method, 16, groups, sync)];
   const links = link(
     method, layers,
     { kind: 'conv', weight: conv1.kernel, image: [1, IMAGE_SIZE, IMAGE_SIZE] },
     { kind: 'conv', weight: conv2.kernel, image: [8, IMAGE_SIZE / 2, IMAGE_SIZE / 2] },
     true,
+    sync,
   );
   return network(
     [
@@ -180,6 +189,6 @@ export function buildConvnet(method: MethodSpec, seed: number, groups = 4): Netw
   );
 }
 
-export function buildModel(name: ModelName, method: MethodSpec, seed: number): Network {
-  return name === 'mlp' ? buildMlp(method, seed) : buildConvnet(method, seed);
+export function buildModel(name: ModelName, method: MethodSpec, seed: number, sync: Sync = null): Network {
+  return name === 'mlp' ? buildMlp(method, seed, { sync }) : buildConvnet(method, seed, { sync });
 }

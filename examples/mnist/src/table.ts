@@ -7,7 +7,8 @@ import { accuracyRows, formatTable, markdownTable, summarize } from './report';
 import { Point, RunConfig, RunResult } from './train';
 
 interface RunFile {
-  runs: (Omit<RunConfig, 'method'> & { method: string; diverged: boolean; seconds: number })[];
+  /** Files from before --sync have no processes. */
+  runs: (Omit<RunConfig, 'method' | 'processes'> & { processes?: number; method: string; diverged: boolean; seconds: number })[];
   points: Point[];
 }
 
@@ -18,8 +19,9 @@ function resultsOf(file: string): RunResult[] {
     const points = content.points.filter(same).sort((a, b) => a.step - b.step);
     if (points.length === 0) throw new RangeError(`${file}: no points for ${run.model} ${run.method} batch ${run.batch} seed ${run.seed}`);
     // Only the label of the method is needed to group runs.
-    const config = { ...run, method: { label: run.method } as MethodSpec };
-    return { config, points, seconds: run.seconds, diverged: run.diverged };
+    const config = { ...run, processes: run.processes ?? 1, method: { label: run.method } as MethodSpec };
+    // The JSON keeps the points, not every step's loss.
+    return { config, points, losses: [], seconds: run.seconds, diverged: run.diverged };
   });
 }
 

@@ -1,6 +1,10 @@
 // One training run: a model, a method and a batch size; seeded data order and initialization, SGD
 // with momentum on a cosine schedule, and evaluation on the held-out split every `evalEvery` steps.
+// Given a group of processes, the run is data-parallel: each process trains on its part of every
+// global batch with sync KN, and the processes' gradients are averaged before each step.
+import type { Communicator } from 'kalman-norm';
 import { CLASSES, PIXELS, Split, gather } from './data';
+import { GradientAverage, rankRows } from './data-parallel';
 import { MethodSpec } from './methods';
 import { ModelName, Network, buildModel } from './models';
 import { softmaxCrossEntropy } from './nn/softmax-cross-entropy';
@@ -10,7 +14,10 @@ import { makeRandom, shuffle } from './random';
 export interface RunConfig {
   model: ModelName;
   method: MethodSpec;
+  /** Samples per step in each process. */
   batch: number;
+  /** Processes training together (1: one process); each step trains on processes x batch samples. */
+  processes: number;
   steps: number;
   evalEvery: number;
   learningRate: number;
@@ -27,7 +34,7 @@ export interface Point {
   batch: number;
   seed: number;
   step: number;
-  /** Training samples seen so far. */
+  /** Training samples seen so far, by all processes together. */
   samples: number;
   /** Mean training loss over the steps since the previous point (NaN at step 0). */
   trainLoss: number;
@@ -38,6 +45,8 @@ export interface Point {
 export interface RunResult {
   config: RunConfig;
   points: Point[];
+  /** Each step's training loss (data-parallel: the mean over the processes, the loss of the global batch). */
+  losses: number[];
   seconds: number;
   /** A step's loss was not finite; the run stopped there. */
   diverged: boolean;
@@ -90,12 +99,22 @@ export function learningRateAt(config: RunConfig, step: number): number {
   return ramp * 0.5 * config.learningRate * (1 + Math.cos((Math.PI * step) / config.steps));
 }
 
-/** `onStep` is called after every step (for the progress bar) with the latest point, if any yet. */
-export function run(config: RunConfig, data: { train: Split; test: Split }, onStep: (step: number, latest: Point | null) => void = () => {}): RunResult {
+/**
+ * `onStep` is called after every step (for the progress bar) with the latest point, if any yet.
+ * `group` (config.processes > 1): the processes that train together; every one of them calls run
+ * with the same config, and every one evaluates (their parameters are the same).
+ */
+export function run(
+  config: RunConfig, data: { train: Split; test: Split }, onStep: (step: number, latest: Point | null) => void = () => {}, group: Communicator | null = null,
+): RunResult {
+  if ((group?.size ?? 1) !== config.processes) throw new RangeError(`group: expected ${config.processes} processes, got ${group?.size ?? 'none'}`);
   const started = process.hrtime.bigint();
-  const network = buildModel(config.model, config.method, config.seed);
+  const network = buildModel(config.model, config.method, config.seed, group);
   const optimizer = new Sgd(network.parameters, { momentum: config.momentum, weightDecay: config.weightDecay });
-  // The data order depends on the seed only, so every method sees the same batches.
+  const average = group && new GradientAverage(network.parameters, group);
+  const globalBatch = config.batch * config.processes;
+  // The data order depends on the seed only, so every method sees the same batches, and the
+  // processes of a data-parallel run together see the batches of one process at the global batch.
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   const random = makeRandom(config.seed + 1);
   shuffle(order, random);
@@ -107,30 +126,34 @@ export function run(config: RunConfig, data: { train: Split; test: Split }, onSt
   const points: Point[] = [];
   const measure = (step: number, trainLoss: number): Point => {
     const { loss, accuracy } = evaluate(network, data.test);
-    const point = { model: config.model, method: config.method.label, batch: config.batch, seed: config.seed, step, samples: step * config.batch, trainLoss, testLoss: loss, testAccuracy: accuracy };
+    const point = { model: config.model, method: config.method.label, batch: config.batch, seed: config.seed, step, samples: step * globalBatch, trainLoss, testLoss: loss, testAccuracy: accuracy };
     points.push(point);
     return point;
   };
   // The untrained network's accuracy starts the curve; a run measured only at its end skips it.
   let latest: Point | null = config.evalEvery < config.steps ? measure(0, NaN) : null;
+  const losses: number[] = [];
   let lossSum = 0, lossCount = 0, diverged = false;
   for (let step = 1; step <= config.steps; ++step) {
-    if (cursor + config.batch > order.length) {
+    if (cursor + globalBatch > order.length) {
       shuffle(order, random);
       cursor = 0;
     }
-    gather(data.train, order.subarray(cursor, cursor + config.batch), images, labels);
-    cursor += config.batch;
+    gather(data.train, rankRows(order, cursor, config.batch, group?.rank ?? 0), images, labels);
+    cursor += globalBatch;
 
     optimizer.zeroGrad();
     const logits = forward(network, images, config.batch);
-    const { loss } = softmaxCrossEntropy(logits, labels, CLASSES, dLogits);
+    const own = softmaxCrossEntropy(logits, labels, CLASSES, dLogits).loss;
+    backward(network, dLogits);
+    // After the exchange every process holds the same loss, so all of them stop at the same step.
+    const loss = average ? average.average(own) : own;
     if (!Number.isFinite(loss)) {
       diverged = true;
       break;
     }
-    backward(network, dLogits);
     optimizer.step(learningRateAt(config, step - 1));
+    losses.push(loss);
     lossSum += loss;
     lossCount += 1;
     if (step % config.evalEvery === 0 || step === config.steps) {
@@ -140,5 +163,5 @@ export function run(config: RunConfig, data: { train: Split; test: Split }, onSt
     }
     onStep(step, latest);
   }
-  return { config, points, seconds: Number(process.hrtime.bigint() - started) / 1e9, diverged };
+  return { config, points, losses, seconds: Number(process.hrtime.bigint() - started) / 1e9, diverged };
 }

@@ -196,7 +196,7 @@ describe('training smoke test', () => {
 
   for (const method of METHODS) {
     it(`20 steps of the ${method.label} MLP lower the loss on a fixed batch`, () => {
-      const losses = train(buildMlp(method, SEED, 32, 4), 0.02);
+      const losses = train(buildMlp(method, SEED, { hidden: 32, groups: 4 }), 0.02);
       expect(losses.every(Number.isFinite), losses.join(', ')).to.equal(true);
       expect(losses[19], losses.map((l) => l.toFixed(3)).join(', ')).to.be.below(0.5 * losses[0]);
     });
