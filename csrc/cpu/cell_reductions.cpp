@@ -1,74 +1,21 @@
-// Inner loops accumulate each chunk in float, in independent vector lanes, and hand its sums to
-// double; chunks and cells are merged in double.
+// Drives the chunk kernels (chunk_kernels.h) over every cell: inner loops accumulate each chunk in
+// float, in independent vector lanes, and hand its sums to double; chunks are merged in double.
 #include "cell_reductions.h"
 
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "chunk_kernels.h"
 #include "chunk_plan.h"
-#include "float_lanes.h"
 #include "thread_pool.h"
 
 namespace kn {
 namespace {
 
-// Moments of a contiguous run (NCHW chunk).
-Moments<double> run_moments(const float* x, int64_t length) {
-  const int64_t full = length - length % kStep;
-  Float4 sums[kGroups] = {};
-  for (int64_t i = 0; i < full; i += kStep)
-    for (int g = 0; g < kGroups; ++g) sums[g] += load4(x + i + 4 * g);
-  float sum = total(sums);
-  for (int64_t i = full; i < length; ++i) sum += x[i];
-  const float shift = sum / float(length);
-
-  const Float4 shift4 = broadcast4(shift);
-  Float4 deviations[kGroups] = {}, squares[kGroups] = {};
-  for (int64_t i = 0; i < full; i += kStep)
-    for (int g = 0; g < kGroups; ++g) {
-      const Float4 d = load4(x + i + 4 * g) - shift4;
-      deviations[g] += d;
-      squares[g] += d * d;
-    }
-  double deviation_sum = total(deviations), square_sum = total(squares);
-  for (int64_t i = full; i < length; ++i) {
-    const float d = x[i] - shift;
-    deviation_sum += d;
-    square_sum += double(d) * d;
-  }
-  return moments_from_shifted_sums<double>(double(length), shift, deviation_sum, square_sum);
-}
-
-// Sum of all lanes of one field of the groups, in the order of total(Float4 groups).
-float total(const GradientSums<Float4> (&groups)[kGroups], Float4 GradientSums<Float4>::*field) {
-  Float4 sum = groups[0].*field;
-  for (int g = 1; g < kGroups; ++g) sum += groups[g].*field;
-  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
-}
-
-// Sums of a contiguous run (NCHW chunk) around one center.
-template <bool kRelu>
-GradientSums<double> run_gradient_sums(const float* x, const float* dy, const float* y, int64_t length,
-                                       float center) {
-  const int64_t full = length - length % kStep;
-  const Float4 center4 = broadcast4(center);
-  GradientSums<Float4> lanes[kGroups] = {};
-  for (int64_t i = 0; i < full; i += kStep)
-    for (int g = 0; g < kGroups; ++g) {
-      const int64_t at = i + 4 * g;
-      const Float4 grad = kRelu ? relu_gradient(load4(dy + at), load4(y + at)) : load4(dy + at);
-      gradient_add(lanes[g], grad, load4(x + at), center4);
-    }
-  GradientSums<double> result{total(lanes, &GradientSums<Float4>::sum_dy), total(lanes, &GradientSums<Float4>::sum_dy_centered)};
-  for (int64_t i = full; i < length; ++i) {
-    const float g = kRelu ? relu_gradient(dy[i], y[i]) : dy[i];
-    result.sum_dy += g;
-    result.sum_dy_centered += double(g) * (x[i] - center);
-  }
-  return result;
-}
+using namespace chunk_kernels;
 
 // NHWC chunks: `rows` rows of `channels` floats, channels contiguous. Every sweep walks the chunk
 // in blocks of kRowBlock rows; within a block, 4 channels at a time (one vector), each channel's
@@ -156,86 +103,118 @@ void block_gradient_sums(const float* x, const float* dy, const float* y, int64_
   for (int64_t c = 0; c < channels; ++c) out[c] = GradientSums<double>{sums_dy[c], sums_centered[c]};
 }
 
-// Runs `chunk_pass(first_cell, chunk, offset, partials)` over the plan's items in order: per cell
-// chunk in NCHW (one partial), per sample chunk in NHWC (the sample's C cells from first_cell, one
-// partial each). Item i's partials start at plan.partial_index of its first cell and chunk, which
-// is i (NCHW) or i * C (NHWC). A piece steps its items' cell (or sample) and chunk instead of
-// dividing for each: with small cells the divisions cost more than the cell's reduction.
-template <typename Partial, typename ChunkPass>
-std::vector<Partial> run_plan(const NormShape& shape, const ChunkPlan& plan, ChunkPass&& chunk_pass) {
-  std::vector<Partial> partials(plan.partials());
-  const bool nchw = shape.layout == Layout::kNCHW;
-  const int64_t chunks = plan.chunks_per_cell();
-  parallel_for(plan.items(), plan.elements_per_item(), [&](int64_t begin, int64_t end) {
-    int64_t row = begin / chunks, chunk = begin % chunks;  // row: the cell (NCHW) or the sample (NHWC)
-    for (int64_t item = begin; item < end; ++item) {
-      if (nchw) chunk_pass(row, chunk, row * shape.spatial + plan.chunk_begin(chunk), &partials[item]);
-      else chunk_pass(row * shape.channels, chunk, (row * shape.spatial + plan.chunk_begin(chunk)) * shape.channels,
-                      &partials[item * shape.channels]);
-      if (++chunk == chunks) {
-        chunk = 0;
-        ++row;
+// NCHW: one item per cell, its chunks (runs of the plan's length) reduced by run_pass(cell, sample,
+// channel, offset, length) and folded in chunk order, in the item: no partials are stored and folded
+// afterwards. A piece steps its cells' sample and channel instead of dividing for each.
+template <typename Partial, typename RunPass, typename Fold>
+void reduce_runs(const NormShape& shape, const ChunkPlan& plan, Partial* cells, RunPass&& run_pass, Fold&& fold) {
+  parallel_for(shape.cells(), shape.spatial, [&](int64_t begin, int64_t end) {
+    int64_t sample = begin / shape.channels, channel = begin % shape.channels;
+    for (int64_t cell = begin; cell < end; ++cell) {
+      const int64_t offset = cell * shape.spatial;
+      Partial total = run_pass(sample, channel, offset, plan.chunk_size(0));
+      for (int64_t chunk = 1; chunk < plan.chunks_per_cell(); ++chunk)
+        total = fold(total, run_pass(sample, channel, offset + plan.chunk_begin(chunk), plan.chunk_size(chunk)));
+      cells[cell] = total;
+      if (++channel == shape.channels) {
+        channel = 0;
+        ++sample;
       }
     }
   });
-  return partials;
 }
 
-// Folds each cell's chunk partials, in chunk order, into cells[sample * C + channel]. The channel
-// loop is innermost so that consecutive merges are independent (no chain of divisions).
-template <typename Partial, typename Fold>
-void fold_partials(const NormShape& shape, const ChunkPlan& plan, const std::vector<Partial>& partials,
-                   Partial* cells, Fold&& fold) {
-  const int64_t channels = shape.channels;
-  parallel_for(shape.samples, plan.partials() / shape.samples * kPerUnitCost, [&](int64_t begin, int64_t end) {
-    for (int64_t sample = begin; sample < end; ++sample) {
-      Partial* sample_cells = cells + sample * channels;
-      for (int64_t c = 0; c < channels; ++c) sample_cells[c] = partials[plan.partial_index(sample, c, 0)];
-      for (int64_t chunk = 1; chunk < plan.chunks_per_cell(); ++chunk)
-        for (int64_t c = 0; c < channels; ++c)
-          sample_cells[c] = fold(sample_cells[c], partials[plan.partial_index(sample, c, chunk)]);
+// NHWC: one item per (sample, chunk) over every channel (full rows: narrower channel blocks made
+// the passes 4 to 6% slower at micro-batch); block_pass(first_cell, offset, rows, out) writes the
+// chunk's C partials. The item that finishes a sample's last chunk (whichever it is) folds the
+// sample's partials into its cells, in chunk order, within the same job; a sample of one chunk is
+// written into its cells directly.
+template <typename Partial, typename BlockPass, typename Fold>
+void reduce_blocks(const NormShape& shape, const ChunkPlan& plan, Partial* cells, BlockPass&& block_pass,
+                   Fold&& fold) {
+  const int64_t channels = shape.channels, chunks = plan.chunks_per_cell();
+  std::vector<Partial> partials(chunks > 1 ? size_t(shape.cells() * chunks) : 0);
+  std::vector<std::atomic<int64_t>> unfinished(chunks > 1 ? size_t(shape.samples) : 0);
+  for (auto& count : unfinished) count.store(chunks, std::memory_order_relaxed);
+  parallel_for(shape.samples * chunks, plan.chunk_length() * channels, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t sample = item / chunks, chunk = item % chunks;
+      const int64_t first_cell = sample * channels;
+      const int64_t offset = (sample * shape.spatial + plan.chunk_begin(chunk)) * channels;
+      if (chunks == 1) {
+        block_pass(first_cell, offset, plan.chunk_size(chunk), cells + first_cell);
+        continue;
+      }
+      Partial* sample_partials = partials.data() + sample * chunks * channels;  // [chunk][channel]
+      block_pass(first_cell, offset, plan.chunk_size(chunk), sample_partials + chunk * channels);
+      // acq_rel: the last finisher sees every other chunk's partials of the sample.
+      if (unfinished[size_t(sample)].fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
+      Partial* out = cells + first_cell;
+      for (int64_t c = 0; c < channels; ++c) out[c] = sample_partials[c];
+      for (int64_t k = 1; k < chunks; ++k)
+        for (int64_t c = 0; c < channels; ++c) out[c] = fold(out[c], sample_partials[k * channels + c]);
     }
   });
+}
+
+// The centers of a sample's C cells, one per channel: its unit row's values, each repeated over the
+// channels of its unit (a thread-local copy where a unit has several channels, stepped, not divided).
+const float* sample_centers(const NormShape& shape, const float* unit_center, int64_t sample) {
+  const float* row = unit_center + (sample / shape.samples_per_unit) * shape.unit_cols();
+  if (shape.channels_per_unit == 1) return row;
+  thread_local std::vector<float> centers;
+  centers.resize(size_t(shape.channels));
+  for (int64_t column = 0, c = 0; column < shape.unit_cols(); ++column)
+    for (int64_t k = 0; k < shape.channels_per_unit; ++k, ++c) centers[size_t(c)] = row[column];
+  return centers.data();
 }
 
 }  // namespace
 
 void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells) {
   const ChunkPlan plan(shape);
-  const int64_t channels = shape.channels;
-  const auto partials = run_plan<Moments<double>>(
-      shape, plan, [&](int64_t, int64_t chunk, int64_t offset, Moments<double>* out) {
-        if (shape.layout == Layout::kNCHW) {
-          *out = run_moments(x + offset, plan.chunk_size(chunk));
-        } else {
-          block_moments(x + offset, plan.chunk_size(chunk), channels, out);
-        }
-      });
-  fold_partials(shape, plan, partials, cells, merge_moments<double>);
+  if (shape.layout == Layout::kNCHW) {
+    reduce_runs(shape, plan, cells,
+                [&](int64_t, int64_t, int64_t offset, int64_t length) { return run_moments(x + offset, length); },
+                merge_moments<double>);
+  } else {
+    reduce_blocks(shape, plan, cells,
+                  [&](int64_t, int64_t offset, int64_t rows, Moments<double>* out) {
+                    block_moments(x + offset, rows, shape.channels, out);
+                  },
+                  merge_moments<double>);
+  }
 }
 
 void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
-                        const float* relu_output, const float* center, GradientSums<double>* cells) {
+                        const float* relu_output, const float* unit_center, GradientSums<double>* cells) {
   const ChunkPlan plan(shape);
-  const int64_t channels = shape.channels;
-  const auto partials = run_plan<GradientSums<double>>(
-      shape, plan,
-      [&](int64_t first_cell, int64_t chunk, int64_t offset, GradientSums<double>* out) {
-        const int64_t rows = plan.chunk_size(chunk);
-        const float* y = relu_output ? relu_output + offset : nullptr;
-        if (shape.layout == Layout::kNCHW) {
-          const float c = center[first_cell];
-          *out = y ? run_gradient_sums<true>(x + offset, dy + offset, y, rows, c)
-                   : run_gradient_sums<false>(x + offset, dy + offset, y, rows, c);
-        } else {
-          const float* sample_center = center + first_cell;
-          if (y) block_gradient_sums<true>(x + offset, dy + offset, y, rows, channels, sample_center, out);
-          else block_gradient_sums<false>(x + offset, dy + offset, y, rows, channels, sample_center, out);
-        }
-      });
-  fold_partials(shape, plan, partials, cells, [](const GradientSums<double>& a, const GradientSums<double>& b) {
+  const auto fold = [](const GradientSums<double>& a, const GradientSums<double>& b) {
     return merge_gradient_sums(a, b);  // a lambda, so that the fold inlines it
-  });
+  };
+  if (shape.layout == Layout::kNCHW) {
+    reduce_runs(shape, plan, cells,
+                [&](int64_t sample, int64_t channel, int64_t offset, int64_t length) {
+                  const float c = shape.channels_per_unit == 1  // KN: one division, not three
+                                      ? unit_center[(sample / shape.samples_per_unit) * shape.channels + channel]
+                                      : unit_center[shape.unit_of_cell(sample, channel)];
+                  return relu_output ? run_gradient_sums<true>(x + offset, dy + offset, relu_output + offset, length, c)
+                                     : run_gradient_sums<false>(x + offset, dy + offset, nullptr, length, c);
+                },
+                fold);
+  } else {
+    reduce_blocks(shape, plan, cells,
+                  [&](int64_t first_cell, int64_t offset, int64_t rows, GradientSums<double>* out) {
+                    const int64_t channels = shape.channels;
+                    const float* sample_center = sample_centers(shape, unit_center, first_cell / channels);
+                    if (relu_output)
+                      block_gradient_sums<true>(x + offset, dy + offset, relu_output + offset, rows, channels,
+                                                sample_center, out);
+                    else
+                      block_gradient_sums<false>(x + offset, dy + offset, nullptr, rows, channels, sample_center, out);
+                  },
+                  fold);
+  }
 }
 
 }  // namespace kn

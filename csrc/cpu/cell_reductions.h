@@ -15,10 +15,10 @@ namespace kn {
 // variance; chunks and cells are merged in double with Chan's formula.
 void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells);
 
-// Per cell: sums of dy' and dy' (x - center[cell]), where dy' = dy, or dy where relu_output > 0
-// when relu_output is given (the forward's relu epilogue).
-// GradientSums is the shared struct of kalman_norm_cells.h, in double.
+// Per cell: sums of dy' and dy' (x - center), centered on the cell's unit's value in `unit_center`
+// (per unit), where dy' = dy, or dy where relu_output > 0 when relu_output is given (the forward's
+// relu epilogue). GradientSums is the shared struct of kalman_norm_cells.h, in double.
 void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
-                        const float* relu_output, const float* center, GradientSums<double>* cells);
+                        const float* relu_output, const float* unit_center, GradientSums<double>* cells);
 
 }  // namespace kn

@@ -127,11 +127,9 @@ template <typename UnitFn>
 void reduce_gradients(const Backward& args, UnitFn&& unit_fn) {
   const NormShape& shape = args.shape;
   const UnitState& forward = args.state;
-  std::vector<float> sum_center(shape.cells());
-  for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t) { sum_center[cell] = forward.posterior_mean[unit]; });
   std::vector<GradientSums<double>> sums(shape.cells());
   cell_gradient_sums(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
-                     sum_center.data(), sums.data());
+                     forward.posterior_mean, sums.data());
   for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) {
     unit_fn(unit, unit_gradient_part(args, unit, unit_gradient_sums(shape, sums.data(), args.gamma, unit)));
   });
