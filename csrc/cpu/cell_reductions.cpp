@@ -1,5 +1,6 @@
-// Drives the chunk kernels (chunk_kernels.h) over every cell: inner loops accumulate each chunk in
-// float, in independent vector lanes, and hand its sums to double; chunks are merged in double.
+// Drives the chunk kernels (NCHW: chunk_kernels.h; NHWC: below) over every cell: inner loops
+// accumulate each chunk in float, in independent vector lanes, and hand its sums to double; chunks
+// are merged in double.
 #include "cell_reductions.h"
 
 #include <algorithm>

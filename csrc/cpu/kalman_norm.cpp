@@ -2,7 +2,9 @@
 // per-cell math in between (csrc/common/kalman_norm_units.h, kalman_norm_cells.h: the same
 // functions the CUDA kernels call). Forward: one reduction pass and one element pass over x.
 // Backward: one reduction pass over (x, dy) and one element pass. A split call (CallPart, for
-// several processes) stops after the reduction (kSums) or starts after it (kFinish).
+// several processes) stops after the reduction (kSums) or starts after it (kFinish). A whole call
+// whose units are short contiguous runs (GKN in NCHW at small spatial sizes) takes the fused passes
+// of unit_passes.h instead: each unit reduced and written while it is in the cache, same bits.
 #include "kalman_norm.h"
 
 #include <array>
@@ -14,6 +16,7 @@
 #include "cell_reductions.h"
 #include "element_passes.h"
 #include "thread_pool.h"
+#include "unit_passes.h"
 
 namespace kn {
 namespace {
@@ -147,6 +150,17 @@ void reduce_gradients(const Backward& args, UnitFn&& unit_fn) {
 void kalman_norm_forward_training(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
   const UnitState& state = args.state;
+  if (args.part == CallPart::kWhole && unit_passes_fit(shape)) {
+    // x read once (unit_passes.h): y as if the guard does not fire, normalized again when it does.
+    fused_training_forward(args);
+    *state.guard_fired = args.prior_mean.values != nullptr && decide_guard(args) ? 1 : 0;
+    if (*state.guard_fired) {
+      for_each_unit(shape.units(), 1, [&](int64_t unit) { write_unit_posterior(args, unit, false); });
+      normalize_with_unit_statistics(args.io, state.posterior_mean, state.rstd);
+    }
+    if (args.running_mean) update_running(args);
+    return;
+  }
   observe_units(args);
   if (args.part == CallPart::kSums) return;
   *state.guard_fired = args.prior_mean.values != nullptr && decide_guard(args) ? 1 : 0;
@@ -171,7 +185,10 @@ void kalman_norm_backward(const Backward& args) {
     return;
   }
   std::vector<UnitBackward<float>> units(shape.units());
-  if (args.part == CallPart::kFinish) {
+  const bool one_pass = args.part == CallPart::kWhole && unit_passes_fit(shape);
+  if (one_pass) {
+    fused_backward(args, fused, units.data());  // x and dy read once (unit_passes.h): dx, dgamma, dbeta
+  } else if (args.part == CallPart::kFinish) {
     for_each_unit(shape.units(), args.parts, [&](int64_t unit) {
       units[unit] = backward_of_unit(args, unit, fused, merged_gradient_part(args, unit));
     });
@@ -183,6 +200,7 @@ void kalman_norm_backward(const Backward& args) {
   store_spread_sums(shape, units, UnitField::kPriorMean, args.prior_mean, args.dprior_mean);
   store_spread_sums(shape, units, UnitField::kPriorVar, args.prior_var, args.dprior_var);
   store_spread_sums(shape, units, UnitField::kGain, args.gain, args.dgain);
+  if (one_pass) return;
 
   std::vector<float> scale(shape.cells()), center(shape.cells()), centered(shape.cells()),
       constant(shape.cells());
