@@ -150,6 +150,16 @@ function markdownTable(rows: Row[], header: string): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The 1-minute load average, for the provenance line. On a busy machine PyTorch's CPU times mean
+ * little: its OpenMP threads wait at every barrier where one of them is descheduled (2026-11-30, one
+ * core taken by another process: medians of 20 to 80 ms on shapes that take 0.1 to 1 ms quiet).
+ */
+function loadNote(): string {
+  const load = os.loadavg()[0];
+  return `load average ${load.toFixed(1)}${load >= 1 ? ' (busy: PyTorch\'s times are unreliable)' : ''}`;
+}
+
 function machine(options: Options): string {
   if (options.device === 'cuda') return cudaInfo().devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ');
   return `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${threadCount()} threads`;
@@ -165,7 +175,8 @@ async function main(): Promise<void> {
   const dtypes: DType[] = options.device === 'cuda' ? ['float32', 'bfloat16'] : ['float32'];
   const shapes = benchShapes(options.device, options.quick);
   const jobs = shapes.flatMap((shape) => (['NCHW', 'NHWC'] as const).flatMap((layout) => dtypes.map((dtype) => ({ shape, layout, dtype }))));
-  console.log(`kalman-norm benchmark on ${machine(options)}: ${jobs.length} shape/layout/dtype combinations${options.quick ? ' (--quick)' : ''}`);
+  const loadAtStart = loadNote();
+  console.log(`kalman-norm benchmark on ${machine(options)}, ${loadAtStart}: ${jobs.length} shape/layout/dtype combinations${options.quick ? ' (--quick)' : ''}`);
   const rows: Row[] = [];
   const started = Date.now();
   for (const [index, job] of jobs.entries()) {
@@ -176,7 +187,7 @@ async function main(): Promise<void> {
   }
   torchPeer?.close();
   console.table(rows.map(printable));
-  const header = `Machine: ${machine(options)}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
+  const header = `Machine: ${machine(options)}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; ${loadAtStart} at the start, ${loadNote()} at the end`;
   if (options.json) fs.writeFileSync(options.json, JSON.stringify({ machine: machine(options), rows }, null, 2));
   if (options.markdown) fs.writeFileSync(options.markdown, markdownTable(rows, header));
 }
