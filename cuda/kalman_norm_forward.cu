@@ -40,8 +40,9 @@ __device__ void decide_guard(const TrainingForward& args, int rank, int threads)
 
 // The statistics kernel's last block: KN-SPEC 1.1-1.7 from the partials, in phases that each read
 // what the one before wrote (a __syncthreads between them). A split call's halves (CallPart) are
-// their own instances, so that each kernel holds only its own code: kSums stops at the moments,
-// kFinish starts from the processes' moments.
+// their own instances, each run in a one-block kernel of its own (finish_kernel), so that each
+// kernel holds only its own code: kSums folds the partials and stops at the moments, kFinish starts
+// from the processes' moments.
 template <CallPart kPart>
 struct ForwardFinish {
   TrainingForward args;
