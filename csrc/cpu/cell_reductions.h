@@ -15,6 +15,19 @@ namespace kn {
 // variance; chunks and cells are merged in double with Chan's formula.
 void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells);
 
+// The shape the forward's moments are taken over: in NCHW a unit of one sample (GKN's group) is one
+// contiguous run of its cells, so it is reduced as the one cell of a shape whose channels are the
+// units (long runs vectorize; GKN's cells at small spatial sizes are a few dozen floats each).
+// Units keep their order.
+inline NormShape reduced_shape(const NormShape& shape) {
+  if (shape.layout != Layout::kNCHW || shape.samples_per_unit != 1 || shape.channels_per_unit == 1) return shape;
+  NormShape runs = shape;
+  runs.channels = shape.unit_cols();
+  runs.spatial = shape.spatial * shape.channels_per_unit;
+  runs.channels_per_unit = 1;
+  return runs;
+}
+
 // Per cell: sums of dy' and dy' (x - center), centered on the cell's unit's value in `unit_center`
 // (per unit), where dy' = dy, or dy where relu_output > 0 when relu_output is given (the forward's
 // relu epilogue). GradientSums is the shared struct of kalman_norm_cells.h, in double.

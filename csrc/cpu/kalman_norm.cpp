@@ -55,18 +55,6 @@ void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean,
                      NormalizeCoefficients{center.data(), scale.data(), shift.data()}, io.y.as<float>());
 }
 
-// The shape the forward reduces: in NCHW a unit of one sample (GKN's group) is one contiguous run of
-// its cells, so it is reduced as the one cell of a shape whose channels are the units (long runs
-// vectorize; GKN's cells at small spatial sizes are a few dozen floats each). Units keep their order.
-NormShape reduced_shape(const NormShape& shape) {
-  if (shape.layout != Layout::kNCHW || shape.samples_per_unit != 1 || shape.channels_per_unit == 1) return shape;
-  NormShape runs = shape;
-  runs.channels = shape.unit_cols();
-  runs.spatial = shape.spatial * shape.channels_per_unit;
-  runs.channels_per_unit = 1;
-  return runs;
-}
-
 // Calls unit_fn(unit, moments) for every unit with its moments: its cells merged in a fixed order.
 template <typename UnitFn>
 void for_each_unit_moments(const NormShape& given, const float* x, UnitFn&& unit_fn) {

@@ -12,6 +12,7 @@
 
 #include "../common/kalman_norm_cells.h"
 #include "../common/kalman_norm_units.h"
+#include "cell_reductions.h"
 #include "chunk_kernels.h"
 #include "chunk_plan.h"
 #include "element_rows.h"
@@ -33,16 +34,6 @@ constexpr int64_t kMaxCellElements = 64;
 constexpr int64_t kMinUnitElements = 1024;
 constexpr int64_t kMaxUnitBytes = 128 * 1024;
 
-// The shape whose cells the forward's moments are taken over: the unit's run as one cell
-// (kalman_norm.cpp's reduced_shape), so the chunks are those of the separate pass.
-NormShape run_shape(const NormShape& shape) {
-  NormShape runs = shape;
-  runs.channels = shape.unit_cols();
-  runs.spatial = shape.spatial * shape.channels_per_unit;
-  runs.channels_per_unit = 1;
-  return runs;
-}
-
 // Calls fn(std::bool_constant<a>, std::bool_constant<b>, std::bool_constant<c>).
 template <typename Fn>
 void with_flags(bool a, bool b, bool c, Fn&& fn) {
@@ -62,7 +53,7 @@ template <bool kResidual, bool kRelu, bool kStreaming>
 void forward_units(const TrainingForward& args, Moments<double>* run_moments_of) {
   const ForwardIO& io = args.io;
   const NormShape& shape = io.shape;
-  const NormShape runs = run_shape(shape);
+  const NormShape runs = reduced_shape(shape);  // a unit's run as one cell, as the separate pass reduces it
   const ChunkPlan plan(runs);
   const UnitState& state = args.state;
   const bool with_prior = args.prior_mean.values != nullptr;
