@@ -7,7 +7,6 @@ include(CheckLanguage)
 # Every kernel file, for nvcc and for the emulator alike: a new cuda/*.cu joins both builds.
 file(GLOB KN_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cuda/*.cu)
 
-string(TOLOWER "${KN_CUDA}" kn_cuda_mode)
 if(kn_cuda_mode STREQUAL "off")
   message(STATUS "kalman-norm: CUDA off (KN_CUDA=off)")
   return()
@@ -15,9 +14,6 @@ endif()
 if(kn_cuda_mode STREQUAL "emulate")
   include(${CMAKE_CURRENT_LIST_DIR}/emulator.cmake)
   return()
-endif()
-if(NOT kn_cuda_mode STREQUAL "auto" AND NOT kn_cuda_mode STREQUAL "on")
-  message(FATAL_ERROR "KN_CUDA must be auto, on, off or emulate, got '${KN_CUDA}'")
 endif()
 
 check_language(CUDA)

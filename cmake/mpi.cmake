@@ -3,21 +3,10 @@
 #   KN_MPI=auto|on|off  auto: build it when MPI is found; on: MPI is required; off: never build it.
 #   Set it with `cmake-js compile --CDKN_MPI=on`, or with the KN_MPI environment variable (so that
 #   `KN_MPI=on npm install` works too). On Debian, MPI is `apt-get install openmpi-bin libopenmpi-dev`.
-if(DEFINED ENV{KN_MPI})
-  set(kn_mpi_default "$ENV{KN_MPI}")
-else()
-  set(kn_mpi_default auto)
-endif()
-set(KN_MPI ${kn_mpi_default} CACHE STRING "Build the MPI engine kn_mpi.node: auto, on or off")
-set_property(CACHE KN_MPI PROPERTY STRINGS auto on off)
-
-string(TOLOWER "${KN_MPI}" kn_mpi_mode)
+kn_mode(KN_MPI "Build the MPI engine kn_mpi.node: auto, on or off" kn_mpi_mode auto on off)
 if(kn_mpi_mode STREQUAL "off")
   message(STATUS "kalman-norm: MPI off (KN_MPI=off)")
   return()
-endif()
-if(NOT kn_mpi_mode STREQUAL "auto" AND NOT kn_mpi_mode STREQUAL "on")
-  message(FATAL_ERROR "KN_MPI must be auto, on or off, got '${KN_MPI}'")
 endif()
 
 # FindMPI's C component needs the C language enabled (no C is compiled); its CXX component would
