@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Packs everything the GPU suite needs into one folder, for a GPU runner that may be offline and
-# may have no Node.js: this Node binary (xz-compressed), the built addon, the tools addon (CUDA
+# may have no Node.js: this Node binary and the built addon (xz-compressed), the tools addon (CUDA
 # event timing and the cuDNN peer for the benchmark), dist/, the compiled tests, the run-time
 # packages of mocha and chai (nothing else from node_modules), a mocha config for the GPU suite,
-# and scripts/gpu-run.sh, which runs it all there.
+# and scripts/gpu-run.sh, which runs it all there (scripts/gpu-checks.sh adds the full benchmark and
+# compute-sanitizer).
 #   bash scripts/gpu-bundle.sh [OUT_DIR]      (default gpu-bundle/)
 # Run it after `npm install` (`KN_CUDA=on` for a CUDA build) and `npm run pretest` (which builds
 # the tools addon, with CUDA where the toolkit is found).
@@ -45,21 +46,39 @@ echo "== Node $(node --version) from $node_binary: xz -T0 -9"
 xz -T0 -9 -c "$node_binary" >"$out/node.xz"
 
 echo "== the addon, the tools addon, dist/, build-test/, package.json, scripts/gpu-run.sh"
-cp build/Release/kalman_norm.node "$out/build/Release/"
+# The addon is mostly machine code for two GPU generations: 22 MB, 2 MB compressed.
+xz -T0 -6 -c build/Release/kalman_norm.node >"$out/build/Release/kalman_norm.node.xz"
 cp "$tools_addon" "$out/build-tools/Release/"
 cp -R dist build-test "$out/"
 cp package.json "$out/"
-cp scripts/gpu-run.sh "$out/scripts/"
+cp scripts/gpu-run.sh scripts/gpu-checks.sh "$out/scripts/"
 
 echo "== node_modules: mocha and chai with their dependencies"
-# npm query lists the packages (with nested copies) that mocha and chai reach, as they sit in
-# node_modules; optional ones are left out.
-locations="$(npm query '#mocha, #mocha *, #chai, #chai *' | node -e '
-  const packages = JSON.parse(require("fs").readFileSync(0, "utf8"));
-  const locations = new Set(packages.filter((p) => !p.optional).map((p) => p.location));
-  console.log([...locations].sort().join("\n"));
+# The packages (with nested copies) that mocha and chai reach, found as Node resolves them: a
+# dependency sits in the nearest node_modules above the package that needs it. Optional ones are
+# left out. (npm query overflows its stack on this workspace's links.)
+locations="$(node -e '
+  const fs = require("fs");
+  const path = require("path");
+  const found = new Set();
+  function visit(name, from) {
+    for (let dir = from; ; dir = path.dirname(dir)) {
+      const location = path.relative(".", path.join(dir, "node_modules", name));
+      if (fs.existsSync(path.join(location, "package.json"))) {
+        if (found.has(location)) return;
+        found.add(location);
+        const manifest = JSON.parse(fs.readFileSync(path.join(location, "package.json"), "utf8"));
+        for (const dependency of Object.keys(manifest.dependencies ?? {})) visit(dependency, location);
+        return;
+      }
+      if (dir === path.dirname(dir) || path.relative(".", dir) === "") return;
+    }
+  }
+  visit("mocha", ".");
+  visit("chai", ".");
+  console.log([...found].sort().join("\n"));
 ')"
-[[ -n $locations ]] || fail "npm query found no mocha or chai in node_modules: run npm install"
+[[ -n $locations ]] || fail "found no mocha or chai in node_modules: run npm install"
 count=0
 while read -r location; do
   # A nested package came along with the package it is nested in.

@@ -16,22 +16,25 @@ report="$bundle/report"
 export KN_ADDON_PATH="$bundle/build/Release/kalman_norm.node"
 export KN_TOOLS_ADDON_PATH="$bundle/build-tools/Release/kalman_norm_tools.node"
 
-# The Node binary travels xz-compressed; unpack it on first use.
-node="$bundle/bin/node"
-if [[ ! -x $node ]]; then
-  echo "== unpacking node.xz"
-  mkdir -p bin
+# The Node binary and the addon travel xz-compressed; unpack them on first use.
+unpack() { # unpack FILE.xz TARGET
+  [[ -e $2 ]] && return
+  echo "== unpacking $1"
+  mkdir -p "$(dirname "$2")"
   if command -v xz >/dev/null; then
-    xz -dc node.xz >"$node.partial"
+    xz -dc "$1" >"$2.partial"
   elif command -v python3 >/dev/null; then
-    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' node.xz "$node.partial"
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2.partial"
   else
-    echo "gpu-run: unpacking node.xz needs xz or python3" >&2
+    echo "gpu-run: unpacking $1 needs xz or python3" >&2
     exit 1
   fi
-  chmod +x "$node.partial"
-  mv "$node.partial" "$node"
-fi
+  chmod +x "$2.partial"
+  mv "$2.partial" "$2"
+}
+node="$bundle/bin/node"
+unpack node.xz "$node"
+unpack "$KN_ADDON_PATH.xz" "$KN_ADDON_PATH"
 echo "== node $("$node" --version)"
 
 rm -rf "$report"
