@@ -157,7 +157,7 @@ function markdownTable(rows: Row[], header: string): string {
  */
 function loadNote(): string {
   const load = os.loadavg()[0];
-  return `load average ${load.toFixed(1)}${load >= 1 ? ' (busy: PyTorch\'s times are unreliable)' : ''}`;
+  return `load average ${load.toFixed(1)}${load >= 1 ? ' (busy: host-side times, PyTorch\'s most of all, are unreliable)' : ''}`;
 }
 
 function machine(options: Options): string {
