@@ -1,15 +1,18 @@
 // `node dist/scripts/gpu-benchmark.js [--json FILE]`: a short GPU benchmark for the GPU runner's
 // report: KN forward + backward on a few ResNet-50 shapes, float32 and bfloat16, both layouts, as
-// the package runs it (one persistent launch a pass where it fits) and in two launches a pass,
-// next to a device-to-device copy of the same bytes (the bandwidth ceiling) and, where cuDNN loads,
-// cuDNN batch norm forward-training + backward (the tools addon, tools/binding.ts; the bundle
-// carries it). Times are the mean of 50 back-to-back steps after 5 warm-ups, all on one stream of
-// the product's streamCreate(), synchronized before and after.
+// a training layer runs it (every output given and reused, bench/layer-calls.ts; one persistent
+// launch a pass where it fits) and in two launches a pass, next to a device-to-device copy of the
+// same bytes (the bandwidth ceiling) and, where cuDNN loads, cuDNN batch norm forward-training +
+// backward (the tools addon, tools/binding.ts; the bundle carries it). For the per-call floor it
+// also gives the host time spent queueing a step, and the step as a plain op call that makes its
+// outputs and uploads host arrays each time. Times are the mean of 50 back-to-back steps after 5
+// warm-ups, all on one stream of the product's streamCreate(), synchronized before and after.
 // (The full benchmark against cuDNN batch norm is `npm run bench`, docs/BENCHMARKS.md.)
 import * as fs from 'fs';
 import { DType, Layout, Tensor, cudaInfo, ops } from '../lib';
 import { DeviceBuffer, native } from '../lib/binding';
 import { tools } from '../tools/binding';
+import { layerCalls } from './bench/layer-calls';
 
 const SHAPES = [
   [32, 64, 56, 56],
@@ -58,6 +61,20 @@ function randomBits(length: number, dtype: DType): Float32Array | Uint16Array {
   return new Uint16Array(new Uint32Array(values.buffer).map((bits) => bits >>> 16));
 }
 
+/** Mean milliseconds of host time spent inside `step` alone (queueing; the GPU runs behind it). */
+function hostMs(stream: bigint, step: () => void): number {
+  native().synchronize!(stream);
+  for (let i = 0; i < WARMUP; ++i) step();
+  let total = 0n;
+  for (let i = 0; i < STEPS; ++i) {
+    const start = process.hrtime.bigint();
+    step();
+    total += process.hrtime.bigint() - start;
+  }
+  native().synchronize!(stream);
+  return Number(total) / 1e6 / STEPS;
+}
+
 function row(shape: number[], layout: Layout, dtype: DType, stream: bigint) {
   const size = shape.reduce((a, b) => a * b, 1);
   const channels = shape[1];
@@ -65,16 +82,25 @@ function row(shape: number[], layout: Layout, dtype: DType, stream: bigint) {
   const dy = Tensor.fromArray(randomBits(size, dtype), shape, { layout, dtype, device: 'cuda' });
   const y = Tensor.zeros(shape, { layout, dtype, device: 'cuda' });
   const dx = Tensor.zeros(shape, { layout, dtype, device: 'cuda' });
-  const prior = { mean: new Float32Array(channels), var: new Float32Array(channels).fill(1) };
-  const gamma = Tensor.fromArray(new Float32Array(channels).fill(1), [channels], { device: 'cuda' });
-  const beta = Tensor.zeros([channels], { device: 'cuda' });
-  const step = () => {
-    const forward = ops.kalmanNorm(x, { prior, gain: 0.1, gamma, beta, out: { y }, stream });
+  const vector = (value: number) => Tensor.fromArray(new Float32Array(channels).fill(value), [channels], { device: 'cuda' });
+  const parameters = { gamma: vector(1), beta: vector(0), gain: vector(0.1), prior: { mean: vector(0), var: vector(1) } };
+  // As a training layer runs it: every output given and reused (no allocation, no upload).
+  const layer = layerCalls({ op: 'kn', n: shape[0], c: channels, hw: shape[2] }, x, dy, { y, dx }, parameters, stream);
+  const layerStep = () => {
+    layer.forward();
+    layer.backward();
+  };
+  // As a plain op call leaves it: host arrays for the prior, a number for the gain, outputs made each call.
+  const hostPrior = { mean: new Float32Array(channels), var: new Float32Array(channels).fill(1) };
+  const opStep = () => {
+    const forward = ops.kalmanNorm(x, { prior: hostPrior, gain: 0.1, gamma: parameters.gamma, beta: parameters.beta, out: { y }, stream });
     ops.kalmanNormBackward(dy, forward.saved, { out: { dx }, stream });
   };
-  const ms = meanMs(stream, step);
+  const ms = meanMs(stream, layerStep);
+  const queueMs = hostMs(stream, layerStep);
+  const opMs = meanMs(stream, opStep);
   native().cudaPersistentPasses!(false);
-  const twoLaunchMs = meanMs(stream, step);
+  const twoLaunchMs = meanMs(stream, layerStep);
   native().cudaPersistentPasses!(true);
   const elementBytes = dtype === 'float32' ? 4 : 2;
   const copyMs = meanMs(stream, () => native().copyDeviceToDevice!(dx.memory() as DeviceBuffer, x.memory() as DeviceBuffer, size * elementBytes, stream));
@@ -84,12 +110,15 @@ function row(shape: number[], layout: Layout, dtype: DType, stream: bigint) {
   const bytes = 5 * size * elementBytes; // minimal: forward reads x, writes y; backward reads x and dy, writes dx
   const copyRate = (2 * size * elementBytes) / (copyMs * 1e6);
   const rate = bytes / (ms * 1e6);
-  for (const t of [x, dy, y, dx, gamma, beta]) t.dispose();
+  layer.dispose();
+  for (const t of [x, dy, y, dx, parameters.gamma, parameters.beta, parameters.gain, parameters.prior.mean, parameters.prior.var]) t.dispose();
   return {
     shape: shape.join('x'),
     layout,
     dtype,
     'fwd+bwd ms': +ms.toFixed(3),
+    'host queue ms': +queueMs.toFixed(3),
+    'op call ms': +opMs.toFixed(3),
     'two-launch ms': +twoLaunchMs.toFixed(3),
     'GB/s': +rate.toFixed(0),
     'copy GB/s': +copyRate.toFixed(0),

@@ -1,6 +1,7 @@
-// Times this package's ops on one shape: KN (a per-channel prior, gain 0.1) or GKN, and this
-// package's own BN / GN path (the same op without a prior), for each pass.
-import { DType, Layout, Tensor, ops } from '../../lib';
+// Times this package's ops on one shape as a training layer runs them: KN (a per-channel prior,
+// gain 0.1) or GKN, and this package's own BN / GN path (the same op without a prior), each pass.
+import { DType, Layout, Tensor } from '../../lib';
+import { layerCalls } from './layer-calls';
 import { BenchShape } from './shapes';
 import { Pass } from './traffic';
 
@@ -46,31 +47,33 @@ function toHalfBits(bits: number): number {
   return sign | (exponent << 10) | ((bits >>> 13) & 0x3ff);
 }
 
-/** `stream`: on the GPU, the stream the ops are queued on (the one the timer's events are recorded on). */
+/**
+ * Each pass as a training layer runs it (layer-calls.ts). `stream`: on the GPU, the stream the ops
+ * are queued on (the one the timer's events are recorded on).
+ */
 export function measureOurs(shape: BenchShape, sets: Inputs[], withPrior: boolean, time: Timer, stream?: bigint): PassTimes {
   const device = sets[0].x.device;
   const columns = shape.op === 'kn' ? shape.c : shape.groups!;
   const vector = (value: number, length: number) =>
     Tensor.fromArray(new Float32Array(length).fill(value), [length], { device });
-  const options = {
+  const parameters = {
     gamma: vector(1, shape.c),
     beta: vector(0, shape.c),
-    gain: 0.1,
+    gain: vector(0.1, columns),
     prior: withPrior ? { mean: vector(0, columns), var: vector(0.5, columns) } : undefined,
-    stream,
+    ...(shape.op === 'kn' ? { runningMean: vector(0, shape.c), runningVar: vector(1, shape.c) } : {}),
   };
-  const forward = (inputs: Inputs) => {
-    const call = { ...options, out: { y: inputs.y } };
-    return shape.op === 'kn' ? ops.kalmanNorm(inputs.x, call) : ops.groupKalmanNorm(inputs.x, { ...call, groups: shape.groups! });
+  const calls = sets.map((inputs) => layerCalls(shape, inputs.x, inputs.dy, inputs, parameters, stream));
+  const times = {
+    forward: time(calls.map((call) => () => call.forward())),
+    backward: time(calls.map((call) => () => call.backward())),
+    'forward+backward': time(calls.map((call) => () => {
+      call.forward();
+      call.backward();
+    })),
   };
-  const backward = (inputs: Inputs, saved: ReturnType<typeof forward>['saved']) =>
-    shape.op === 'kn'
-      ? ops.kalmanNormBackward(inputs.dy, saved, { out: { dx: inputs.dx }, stream })
-      : ops.groupKalmanNormBackward(inputs.dy, saved, { out: { dx: inputs.dx }, stream });
-  const saved = sets.map((inputs) => forward(inputs).saved);
-  return {
-    forward: time(sets.map((inputs) => () => forward(inputs))),
-    backward: time(sets.map((inputs, i) => () => backward(inputs, saved[i]))),
-    'forward+backward': time(sets.map((inputs) => () => backward(inputs, forward(inputs).saved))),
-  };
+  for (const call of calls) call.dispose();
+  for (const tensor of [parameters.gamma, parameters.beta, parameters.gain, parameters.prior?.mean, parameters.prior?.var, parameters.runningMean, parameters.runningVar])
+    tensor?.dispose();
+  return times;
 }

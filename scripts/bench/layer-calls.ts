@@ -1,0 +1,48 @@
+// A training pass as a layer runs it (lib/layers/normalization-layer.ts): every output given and
+// reused from step to step, the saved state too, and the gain a tensor. A warm step then allocates
+// nothing and copies nothing between host and device (docs/CUDA.md), which is what a training
+// loop pays; an op call that leaves its outputs to be made allocates each of them.
+import { NormGradients, NormResult, Tensor, ops } from '../../lib';
+import { BenchShape } from './shapes';
+
+export interface LayerCalls {
+  forward(): NormResult;
+  /** The gradients of the latest forward. */
+  backward(): NormGradients;
+  /** Frees the outputs it made (not y and dx, which the caller gave). */
+  dispose(): void;
+}
+
+/**
+ * `options`: the op's options (gamma, beta, gain, prior, running estimates, training); `stream`
+ * (CUDA) queues both passes there. `y` and `dx` are the caller's outputs. Runs one forward and one
+ * backward to make the rest of the outputs.
+ */
+export function layerCalls(shape: BenchShape, x: Tensor, dy: Tensor, out: { y: Tensor; dx: Tensor }, options: object, stream?: bigint): LayerCalls {
+  const forwardOp = (forwardOut: object): NormResult =>
+    shape.op === 'kn'
+      ? ops.kalmanNorm(x, { ...options, stream, out: forwardOut })
+      : ops.groupKalmanNorm(x, { ...options, stream, out: forwardOut, groups: shape.groups! });
+  const backwardOp = (saved: NormResult['saved'], gradientOut: object): NormGradients =>
+    shape.op === 'kn'
+      ? ops.kalmanNormBackward(dy, saved, { stream, out: gradientOut })
+      : ops.groupKalmanNormBackward(dy, saved, { stream, out: gradientOut });
+
+  const first = forwardOp({ y: out.y });
+  const forwardOut = { y: out.y, mean: first.mean, var: first.var };
+  let saved = first.saved;
+  const gradients = backwardOp(saved, { dx: out.dx });
+  const { dGamma, dBeta, dGain, dPriorMean, dPriorVar } = gradients;
+  const gradientOut = { dx: out.dx, dGamma, dBeta, dGain: dGain instanceof Tensor ? dGain : undefined, dPriorMean, dPriorVar };
+  return {
+    forward: () => {
+      const result = forwardOp({ ...forwardOut, saved });
+      saved = result.saved;
+      return result;
+    },
+    backward: () => backwardOp(saved, gradientOut),
+    dispose: () => {
+      for (const tensor of [first.mean, first.var, dGamma, dBeta, gradientOut.dGain, dPriorMean, dPriorVar]) tensor?.dispose();
+    },
+  };
+}
