@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One GPU session's checks, from a bundle made by scripts/gpu-bundle.sh, in the order that matters
 # when time runs short: scripts/gpu-run.sh (the GPU suite and the short benchmark), the quick
-# benchmark against cuDNN, compute-sanitizer's memcheck and racecheck on the kernels' tests, then
-# the full benchmark for whatever time is left. Each step has its own time limit and a failing
-# step does not stop the next. Everything lands in one archive, OUT_DIR/gpu-checks.tar.gz.
+# benchmark against cuDNN, compute-sanitizer's memcheck and racecheck on the kernels' tests, ncu's
+# time of each kernel of a few training steps, then the full benchmark for whatever time is left.
+# Each step has its own time limit and a failing step does not stop the next. Everything lands in
+# one archive, OUT_DIR/gpu-checks.tar.gz.
 #   bash gpu-checks.sh OUT_DIR [SECONDS]      (SECONDS: the whole run's budget, default 540; the
 #   full benchmark alone needs more than 6 minutes on an H200)
 set -uo pipefail
@@ -62,6 +63,15 @@ if command -v compute-sanitizer >/dev/null; then
     "$gpu_tests/persistent-pass.test.js" "$gpu_tests/reduction-plans.test.js" "$gpu_tests/forward-backward.test.js"
 else
   echo "compute-sanitizer: not on this machine" | tee -a "$logs/status.txt"
+fi
+# Each kernel's own time (ncu replays it alone), to split a pass's time into kernels and host gaps.
+ncu="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)"
+if [[ -n $ncu ]]; then
+  step ncu 120 "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$logs/ncu.csv" \
+    "$node" dist/scripts/bench/kernel-steps.js kn:2x64x56x56:NCHW kn:2x64x56x56:NHWC kn:4x256x14x14:NCHW \
+    kn:32x2048x7x7:NCHW kn:32x2048x7x7:NHWC kn:32x64x56x56:NHWC gkn:2x64x56x56:NCHW
+else
+  echo "ncu: not on this machine" | tee -a "$logs/status.txt"
 fi
 step bench-full 600 "$node" dist/scripts/bench/bench.js --device cuda \
   --json "$logs/bench-full.json" --markdown "$logs/bench-full.md"
