@@ -212,4 +212,16 @@ __device__ typename Policy::State fold_partials(const ReductionPlan& plan, const
   return total;
 }
 
+// Every cell's state for the finishing block: with one chunk a cell, the partials are the cells
+// already (partial_index is the cell's index in both layouts), so nothing is copied; else each
+// cell's chunks are folded into `cells`. The block's threads call it together.
+template <typename Policy>
+__device__ const typename Policy::State* folded_cells(const ReductionPlan& plan, const typename Policy::State* partials,
+                                                      typename Policy::State* cells, int rank, int threads) {
+  if (plan.chunks == 1) return partials;
+  for (int64_t cell = rank; cell < plan.shape.cells(); cell += threads) cells[cell] = fold_partials<Policy>(plan, partials, cell);
+  __syncthreads();
+  return cells;
+}
+
 }  // namespace kn::cuda

@@ -41,15 +41,14 @@ struct BackwardFinish {
   __device__ void operator()(int rank, int threads) const {
     const NormShape& shape = args.shape;
     const bool fused = prior_used(args.prior_mean, args.state.guard_fired);
+    const GradientSums<float>* cell_sums = nullptr;
     if constexpr (kPart == CallPart::kFinish) {
       for (int64_t unit = rank; unit < shape.units(); unit += threads)
         units[unit] = backward_of_unit(args, unit, fused, merged_gradient_part(args, unit));
     } else {
-      for (int64_t cell = rank; cell < shape.cells(); cell += threads)
-        cells[cell] = fold_partials<GradientPolicy<float, false>>(plan, partials, cell);
-      __syncthreads();
+      cell_sums = folded_cells<GradientPolicy<float, false>>(plan, partials, cells, rank, threads);
       for (int64_t unit = rank; unit < shape.units(); unit += threads) {
-        const UnitGradientPart part = unit_gradient_part(args, unit, unit_gradient_sums(shape, cells, args.gamma, unit));
+        const UnitGradientPart part = unit_gradient_part(args, unit, unit_gradient_sums(shape, cell_sums, args.gamma, unit));
         if constexpr (kPart == CallPart::kSums) store_gradient_part(args, unit, part);
         else units[unit] = backward_of_unit(args, unit, fused, part);
       }
@@ -58,7 +57,7 @@ struct BackwardFinish {
     // call's kSums: this process's elements).
     if (kPart != CallPart::kFinish && (args.dgamma || args.dbeta)) {
       for (int64_t channel = rank; channel < shape.channels; channel += threads) {
-        const ParameterGradients gradients = channel_parameter_gradients(shape, cells, args.state.rstd, channel);
+        const ParameterGradients gradients = channel_parameter_gradients(shape, cell_sums, args.state.rstd, channel);
         if (args.dgamma) args.dgamma[channel] = float(gradients.dgamma);
         if (args.dbeta) args.dbeta[channel] = float(gradients.dbeta);
       }
@@ -137,7 +136,7 @@ void backward(const Backward& args, cudaStream_t stream) {
   const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({x, dy, y, args.dx.data, args.dresidual.data}));
   WorkspaceLayout layout;
   const size_t partials_at = layout.add<GradientSums<float>>(plan.partials());
-  const size_t cells_at = layout.add<GradientSums<float>>(shape.cells());
+  const size_t cells_at = layout.add<GradientSums<float>>(plan.chunks == 1 ? 0 : shape.cells());  // folded_cells
   const size_t units_at = layout.add<UnitBackward<float>>(shape.units());
   const WorkspaceLease workspace(stream, layout, kOp);
   GradientSums<float>* partials = workspace.at<GradientSums<float>>(partials_at);

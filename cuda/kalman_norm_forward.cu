@@ -54,20 +54,16 @@ struct ForwardFinish {
     const NormShape& shape = args.io.shape;
     const UnitState& state = args.state;
     if constexpr (kPart == CallPart::kSums) {
-      for (int64_t cell = rank; cell < shape.cells(); cell += threads)
-        cells[cell] = fold_partials<MomentsPolicy<float>>(plan, partials, cell);
-      __syncthreads();
-      for (int64_t unit = rank; unit < shape.units(); unit += threads) store_unit_moments(args, unit, unit_moments(shape, cells, unit));
+      const Moments<float>* cell_moments = folded_cells<MomentsPolicy<float>>(plan, partials, cells, rank, threads);
+      for (int64_t unit = rank; unit < shape.units(); unit += threads) store_unit_moments(args, unit, unit_moments(shape, cell_moments, unit));
       return;
     }
     if constexpr (kPart == CallPart::kFinish) {
       for (int64_t unit = rank; unit < shape.units(); unit += threads)
         write_unit_observation(state, unit, merged_unit_moments(args, unit));
     } else {
-      for (int64_t cell = rank; cell < shape.cells(); cell += threads)
-        cells[cell] = fold_partials<MomentsPolicy<float>>(plan, partials, cell);
-      __syncthreads();
-      for (int64_t unit = rank; unit < shape.units(); unit += threads) write_unit_observation(state, unit, unit_moments(shape, cells, unit));
+      const Moments<float>* cell_moments = folded_cells<MomentsPolicy<float>>(plan, partials, cells, rank, threads);
+      for (int64_t unit = rank; unit < shape.units(); unit += threads) write_unit_observation(state, unit, unit_moments(shape, cell_moments, unit));
     }
     __syncthreads();
     decide_guard(args, rank, threads);
@@ -174,7 +170,7 @@ void forward_training(const TrainingForward& args, cudaStream_t stream) {
   const ReductionPlan plan = make_reduction_plan(shape, vector_width_for<T>({io.x.data, io.y.data, io.epilogue.residual.data}));
   WorkspaceLayout layout;
   const size_t partials_at = layout.add<Moments<float>>(plan.partials());
-  const size_t cells_at = layout.add<Moments<float>>(shape.cells());
+  const size_t cells_at = layout.add<Moments<float>>(plan.chunks == 1 ? 0 : shape.cells());  // folded_cells
   const WorkspaceLease workspace(stream, layout, kOp);
   Moments<float>* partials = workspace.at<Moments<float>>(partials_at);
   Moments<float>* cells = workspace.at<Moments<float>>(cells_at);
