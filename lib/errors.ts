@@ -46,10 +46,10 @@ export function checkBoolean(name: string, value: unknown): boolean {
 }
 
 export function checkOneOf<T extends string>(name: string, value: unknown, choices: readonly T[]): T {
-  const expected = `one of ${choices.map((c) => `'${c}'`).join(', ')}`;
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+  const expected = `one of ${choices.map((c) => `'${c}'`).join(', ')}`;  // only to throw: every tensor allocation checks here
   if (typeof value !== 'string') throw typeError(name, expected, value);
-  if (!(choices as readonly string[]).includes(value)) throw rangeError(name, `expected ${expected}, got '${value}'`);
-  return value as T;
+  throw rangeError(name, `expected ${expected}, got '${value}'`);
 }
 
 /** Throws a RangeError naming the first element that fails `test`. */

@@ -30,7 +30,10 @@ function bytesPerElement(dtype: DType): number {
 function checkShape(shape: unknown): number {
   if (!Array.isArray(shape)) throw typeError('shape', 'an array of positive integers', shape);
   if (shape.length === 0) throw rangeError('shape', 'expected at least one dimension');
-  shape.forEach((size, i) => checkPositiveInteger(`shape[${i}]`, size));
+  // The element's name is built only to throw: every tensor allocation checks its shape here.
+  shape.forEach((size, i) => {
+    if (!(Number.isInteger(size) && size >= 1)) checkPositiveInteger(`shape[${i}]`, size);
+  });
   return shape.reduce((a: number, b: number) => a * b, 1);
 }
 

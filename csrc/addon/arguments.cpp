@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace kn::addon {
 namespace {
@@ -32,22 +33,37 @@ int enum_field(const Napi::Object& args, const char* name, int last) {
 
 bool absent(const Napi::Value& value) { return value.IsNull() || value.IsUndefined(); }
 
+struct HostArray {
+  napi_typedarray_type type;
+  size_t length;  // in elements
+  void* data;     // the first element
+};
+
+// A typed array's kind, length and data in one Node-API call (node-addon-api's TypedArray and
+// TypedArrayOf each ask again, and each ask walks V8's typed array kinds); empty when `value` is
+// not a typed array.
+std::optional<HostArray> host_array(const Napi::Value& value) {
+  HostArray array;
+  if (napi_get_typedarray_info(value.Env(), value, &array.type, &array.length, &array.data, nullptr, nullptr) != napi_ok)
+    return std::nullopt;
+  return array;
+}
+
 // A Float32Array of exactly `length` elements.
-float* host_floats(const Napi::Env& env, const Napi::Value& value, const std::string& name, int64_t length) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw_type(env, name + ": expected a Float32Array");
-  auto array = value.As<Napi::Float32Array>();
-  if (int64_t(array.ElementLength()) != length)
-    throw_range(env, name + ": expected " + std::to_string(length) + " elements, got " +
-                         std::to_string(array.ElementLength()));
-  return array.Data();
+float* host_floats(const Napi::Env& env, const Napi::Value& value, const char* name, int64_t length) {
+  const std::optional<HostArray> array = host_array(value);
+  if (!array || array->type != napi_float32_array) throw_type(env, std::string(name) + ": expected a Float32Array");
+  if (int64_t(array->length) != length)
+    throw_range(env, std::string(name) + ": expected " + std::to_string(length) + " elements, got " +
+                         std::to_string(array->length));
+  return static_cast<float*>(array->data);
 }
 
 // A device buffer of at least `bytes` bytes.
-void* device_bytes(const Napi::Value& value, const std::string& name, int64_t bytes) {
+void* device_bytes(const Napi::Value& value, const char* name, int64_t bytes) {
   const DeviceRange range = device_range(value, name);
   if (range.bytes < bytes)
-    throw_range(value.Env(), name + ": expected a device buffer of at least " + std::to_string(bytes) +
+    throw_range(value.Env(), std::string(name) + ": expected a device buffer of at least " + std::to_string(bytes) +
                                  " bytes, got " + std::to_string(range.bytes));
   return range.pointer;
 }
@@ -106,12 +122,11 @@ template <typename T, napi_typedarray_type kType>
 T* typed_field(const Napi::Object& args, const char* name, int64_t length, const Placement& where, const char* expected) {
   const Napi::Value value = args.Get(name);
   if (where.on_device) return static_cast<T*>(device_bytes(value, name, length * int64_t(sizeof(T))));
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != kType)
-    throw_type(args.Env(), std::string(name) + ": expected " + expected);
-  auto array = value.As<Napi::TypedArrayOf<T>>();
-  if (int64_t(array.ElementLength()) != length)
+  const std::optional<HostArray> array = host_array(value);
+  if (!array || array->type != kType) throw_type(args.Env(), std::string(name) + ": expected " + expected);
+  if (int64_t(array->length) != length)
     throw_range(args.Env(), std::string(name) + ": expected " + std::to_string(length) + " elements");
-  return array.Data();
+  return static_cast<T*>(array->data);
 }
 
 }  // namespace
@@ -181,15 +196,15 @@ int64_t spread_length(const UnitValues& values, const NormShape& shape) {
   }
 }
 
-DeviceRange device_range(const Napi::Value& value, const std::string& name) {
-  if (!value.IsObject()) throw_type(value.Env(), name + ": expected a device buffer");
+DeviceRange device_range(const Napi::Value& value, const char* name) {
+  if (!value.IsObject()) throw_type(value.Env(), std::string(name) + ": expected a device buffer");
   const auto object = value.As<Napi::Object>();
   const Napi::Value pointer = object.Get("pointer");
   const Napi::Value bytes = object.Get("bytes");
-  if (!pointer.IsBigInt() || !bytes.IsNumber()) throw_type(value.Env(), name + ": expected a device buffer");
+  if (!pointer.IsBigInt() || !bytes.IsNumber()) throw_type(value.Env(), std::string(name) + ": expected a device buffer");
   bool lossless = true;
   const uint64_t address = pointer.As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!lossless || address == 0) throw_range(value.Env(), name + ": the device buffer has been freed");
+  if (!lossless || address == 0) throw_range(value.Env(), std::string(name) + ": the device buffer has been freed");
   return DeviceRange{reinterpret_cast<void*>(address), int64_t(bytes.As<Napi::Number>().DoubleValue())};
 }
 
@@ -205,12 +220,11 @@ void MemoryRanges::check(const Napi::Env& env) const {
       const Range& a = ranges_[i];
       const Range& b = ranges_[j];
       if (!a.output && !b.output) continue;
+      if (!(a.begin < b.end && b.begin < a.end)) continue;  // before the names: overlaps are rare
       if (std::strcmp(a.name, b.name) == 0) continue;
-      if (a.begin < b.end && b.begin < a.end) {
-        const Range& output = a.output ? a : b;  // the message names an output first
-        const Range& other = a.output ? b : a;
-        throw_range(env, std::string(output.name) + ": must not share memory with " + other.name);
-      }
+      const Range& output = a.output ? a : b;  // the message names an output first
+      const Range& other = a.output ? b : a;
+      throw_range(env, std::string(output.name) + ": must not share memory with " + other.name);
     }
   }
 }

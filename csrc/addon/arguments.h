@@ -67,7 +67,7 @@ struct DeviceRange {
   void* pointer = nullptr;
   int64_t bytes = 0;
 };
-DeviceRange device_range(const Napi::Value& value, const std::string& name);
+DeviceRange device_range(const Napi::Value& value, const char* name);
 
 // The memory one call reads and writes (host addresses on the CPU, device addresses on CUDA), by
 // the names of the user's arguments: no output may share a byte with another output or with an
@@ -76,6 +76,7 @@ DeviceRange device_range(const Napi::Value& value, const std::string& name);
 // (absent optional fields) are skipped.
 class MemoryRanges {
  public:
+  MemoryRanges() { ranges_.reserve(32); }  // a KN call has up to 22 ranges: one allocation, not six
   void input(const char* name, const void* begin, int64_t bytes) { add(name, begin, bytes, false); }
   void output(const char* name, const void* begin, int64_t bytes) { add(name, begin, bytes, true); }
   // Throws a RangeError "<output>: must not share memory with <other>" for the first such pair.

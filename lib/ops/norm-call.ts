@@ -225,7 +225,7 @@ export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, o
   if (constant && (given.dMean !== undefined || given.dVar !== undefined))
     throw rangeError(given.dMean !== undefined ? 'dMean' : 'dVar', 'not accepted after an inference-mode forward: its statistics are constants');
   const units = saved.units;
-  const perUnit = `one value per unit [${forward.geometry.unitShape.join(', ')}]`;
+  const perUnit = (): string => `one value per unit [${forward.geometry.unitShape.join(', ')}]`;  // only when dMean or dVar is given
   const out = given.out ?? {};
   if (typeof out !== 'object' || out === null) throw typeError('out', 'an object', out);
   checkKnownKeys('out', out, ['dx', 'dResidual', 'dGamma', 'dBeta', 'dPriorMean', 'dPriorVar', 'dGain']);
@@ -236,8 +236,8 @@ export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, o
   return {
     saved,
     dy: dyTensor,
-    dMean: given.dMean === undefined ? null : checkVector('dMean', given.dMean, units, perUnit, device),
-    dVar: given.dVar === undefined ? null : checkVector('dVar', given.dVar, units, perUnit, device),
+    dMean: given.dMean === undefined ? null : checkVector('dMean', given.dMean, units, perUnit(), device),
+    dVar: given.dVar === undefined ? null : checkVector('dVar', given.dVar, units, perUnit(), device),
     device,
     out: {
       dx: likeX('out.dx', out.dx),
