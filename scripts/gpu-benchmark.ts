@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import { DType, Layout, Tensor, cudaInfo, ops } from '../lib';
 import { DeviceBuffer, native } from '../lib/binding';
 import { tools } from '../tools/binding';
-import { layerCalls } from './bench/layer-calls';
+import { layerCalls, layerParameters } from './bench/layer-calls';
 
 const SHAPES = [
   [32, 64, 56, 56],
@@ -82,10 +82,11 @@ function row(shape: number[], layout: Layout, dtype: DType, stream: bigint) {
   const dy = Tensor.fromArray(randomBits(size, dtype), shape, { layout, dtype, device: 'cuda' });
   const y = Tensor.zeros(shape, { layout, dtype, device: 'cuda' });
   const dx = Tensor.zeros(shape, { layout, dtype, device: 'cuda' });
-  const vector = (value: number) => Tensor.fromArray(new Float32Array(channels).fill(value), [channels], { device: 'cuda' });
-  const parameters = { gamma: vector(1), beta: vector(0), gain: vector(0.1), prior: { mean: vector(0), var: vector(1) } };
+  const benchShape = { op: 'kn' as const, n: shape[0], c: channels, hw: shape[2] };
+  const parameters = layerParameters(benchShape, 'cuda', true);
+  const { gamma, beta } = parameters.options;
   // As a training layer runs it: every output given and reused (no allocation, no upload).
-  const layer = layerCalls({ op: 'kn', n: shape[0], c: channels, hw: shape[2] }, x, dy, { y, dx }, parameters, stream);
+  const layer = layerCalls(benchShape, x, dy, { y, dx }, parameters.options, stream);
   const layerStep = () => {
     layer.forward();
     layer.backward();
@@ -93,7 +94,7 @@ function row(shape: number[], layout: Layout, dtype: DType, stream: bigint) {
   // As a plain op call leaves it: host arrays for the prior, a number for the gain, outputs made each call.
   const hostPrior = { mean: new Float32Array(channels), var: new Float32Array(channels).fill(1) };
   const opStep = () => {
-    const forward = ops.kalmanNorm(x, { prior: hostPrior, gain: 0.1, gamma: parameters.gamma, beta: parameters.beta, out: { y }, stream });
+    const forward = ops.kalmanNorm(x, { prior: hostPrior, gain: 0.1, gamma, beta, out: { y }, stream });
     ops.kalmanNormBackward(dy, forward.saved, { out: { dx }, stream });
   };
   const ms = meanMs(stream, layerStep);
@@ -111,7 +112,8 @@ function row(shape: number[], layout: Layout, dtype: DType, stream: bigint) {
   const copyRate = (2 * size * elementBytes) / (copyMs * 1e6);
   const rate = bytes / (ms * 1e6);
   layer.dispose();
-  for (const t of [x, dy, y, dx, parameters.gamma, parameters.beta, parameters.gain, parameters.prior.mean, parameters.prior.var]) t.dispose();
+  parameters.dispose();
+  for (const t of [x, dy, y, dx]) t.dispose();
   return {
     shape: shape.join('x'),
     layout,

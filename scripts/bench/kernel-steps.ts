@@ -3,9 +3,9 @@
 // kernel profiler to time each kernel alone (scripts/gpu-checks.sh runs it under ncu). The steps of
 // each shape sit between two device synchronizations, so the profile's kernels come in order.
 // SHAPE: op:NxCxHxW:layout[:dtype[:groups]], e.g. kn:32x2048x7x7:NCHW or gkn:2x64x56x56:NHWC:bfloat16:32
-import { DType, Layout, Tensor, cudaInfo } from '../../lib';
+import { DType, Layout, cudaInfo } from '../../lib';
 import { native } from '../../lib/binding';
-import { layerCalls } from './layer-calls';
+import { layerCalls, layerParameters } from './layer-calls';
 import { makeInputs } from './measure-ours';
 
 const STEPS = 3;
@@ -31,10 +31,8 @@ function runSteps(shape: StepShape): void {
   const [n, c, hw] = shape.dims;
   const benchShape = { op: shape.op, n, c, hw, groups: shape.groups };
   const inputs = makeInputs(benchShape, shape.layout, 'cuda', shape.dtype);
-  const columns = shape.op === 'kn' ? c : shape.groups;
-  const vector = (value: number, length: number) => Tensor.fromArray(new Float32Array(length).fill(value), [length], { device: 'cuda' });
-  const parameters = { gamma: vector(1, c), beta: vector(0, c), gain: vector(0.1, columns), prior: { mean: vector(0, columns), var: vector(0.5, columns) } };
-  const calls = layerCalls(benchShape, inputs.x, inputs.dy, inputs, parameters);
+  const parameters = layerParameters(benchShape, 'cuda', true);
+  const calls = layerCalls(benchShape, inputs.x, inputs.dy, inputs, parameters.options);
   native().synchronize!(0n);
   for (let step = 0; step < STEPS; ++step) {
     calls.forward();
@@ -42,7 +40,8 @@ function runSteps(shape: StepShape): void {
   }
   native().synchronize!(0n);
   calls.dispose();
-  for (const tensor of [...Object.values(inputs), parameters.gamma, parameters.beta, parameters.gain, parameters.prior.mean, parameters.prior.var]) tensor.dispose();
+  parameters.dispose();
+  for (const tensor of Object.values(inputs)) tensor.dispose();
 }
 
 function main(): void {

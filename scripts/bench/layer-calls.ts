@@ -2,8 +2,33 @@
 // reused from step to step, the saved state too, and the gain a tensor. A warm step then allocates
 // nothing and copies nothing between host and device (docs/CUDA.md), which is what a training
 // loop pays; an op call that leaves its outputs to be made allocates each of them.
-import { NormGradients, NormResult, Tensor, ops } from '../../lib';
+import { Device, NormGradients, NormResult, Tensor, ops } from '../../lib';
 import { BenchShape } from './shapes';
+
+/** What a layer passes besides x: gamma 1, beta 0, gain 0.1, KN's running estimates, a prior. */
+export interface LayerParameters {
+  options: { gamma: Tensor; beta: Tensor; gain: Tensor; prior?: { mean: Tensor; var: Tensor }; runningMean?: Tensor; runningVar?: Tensor };
+  dispose(): void;
+}
+
+/** A layer's parameters for `shape` on `device`; `withPrior`: a prior of mean 0, variance 0.5 (else BN / GN). */
+export function layerParameters(shape: BenchShape, device: Device, withPrior: boolean): LayerParameters {
+  const columns = shape.op === 'kn' ? shape.c : shape.groups!;
+  const made: Tensor[] = [];
+  const vector = (value: number, length: number) => {
+    const tensor = Tensor.fromArray(new Float32Array(length).fill(value), [length], { device });
+    made.push(tensor);
+    return tensor;
+  };
+  const options = {
+    gamma: vector(1, shape.c),
+    beta: vector(0, shape.c),
+    gain: vector(0.1, columns),
+    prior: withPrior ? { mean: vector(0, columns), var: vector(0.5, columns) } : undefined,
+    ...(shape.op === 'kn' ? { runningMean: vector(0, shape.c), runningVar: vector(1, shape.c) } : {}),
+  };
+  return { options, dispose: () => made.forEach((tensor) => tensor.dispose()) };
+}
 
 export interface LayerCalls {
   forward(): NormResult;

@@ -1,7 +1,7 @@
 // Times this package's ops on one shape as a training layer runs them: KN (a per-channel prior,
 // gain 0.1) or GKN, and this package's own BN / GN path (the same op without a prior), each pass.
 import { DType, Layout, Tensor } from '../../lib';
-import { layerCalls } from './layer-calls';
+import { layerCalls, layerParameters } from './layer-calls';
 import { BenchShape } from './shapes';
 import { Pass } from './traffic';
 
@@ -52,18 +52,8 @@ function toHalfBits(bits: number): number {
  * are queued on (the one the timer's events are recorded on).
  */
 export function measureOurs(shape: BenchShape, sets: Inputs[], withPrior: boolean, time: Timer, stream?: bigint): PassTimes {
-  const device = sets[0].x.device;
-  const columns = shape.op === 'kn' ? shape.c : shape.groups!;
-  const vector = (value: number, length: number) =>
-    Tensor.fromArray(new Float32Array(length).fill(value), [length], { device });
-  const parameters = {
-    gamma: vector(1, shape.c),
-    beta: vector(0, shape.c),
-    gain: vector(0.1, columns),
-    prior: withPrior ? { mean: vector(0, columns), var: vector(0.5, columns) } : undefined,
-    ...(shape.op === 'kn' ? { runningMean: vector(0, shape.c), runningVar: vector(1, shape.c) } : {}),
-  };
-  const calls = sets.map((inputs) => layerCalls(shape, inputs.x, inputs.dy, inputs, parameters, stream));
+  const parameters = layerParameters(shape, sets[0].x.device, withPrior);
+  const calls = sets.map((inputs) => layerCalls(shape, inputs.x, inputs.dy, inputs, parameters.options, stream));
   const times = {
     forward: time(calls.map((call) => () => call.forward())),
     backward: time(calls.map((call) => () => call.backward())),
@@ -73,7 +63,6 @@ export function measureOurs(shape: BenchShape, sets: Inputs[], withPrior: boolea
     })),
   };
   for (const call of calls) call.dispose();
-  for (const tensor of [parameters.gamma, parameters.beta, parameters.gain, parameters.prior?.mean, parameters.prior?.var, parameters.runningMean, parameters.runningVar])
-    tensor?.dispose();
+  parameters.dispose();
   return times;
 }

@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import { EmulatorCounters, NormResult, Tensor, diagnostics, ops } from '../../lib';
 import { native } from '../../lib/binding';
 import { KernelResources, kernelResources } from './kernel-resources';
-import { layerCalls } from './layer-calls';
+import { layerCalls, layerParameters } from './layer-calls';
 import { BenchShape, describeShape, elementsOf, microBatchShapes } from './shapes';
 
 const BANDWIDTH = 3.0e12; // bytes per second
@@ -83,18 +83,15 @@ function modelShape(shape: BenchShape, layout: 'NCHW' | 'NHWC'): ModelRow[] {
   const dims = [shape.n, shape.c, shape.hw, shape.hw];
   const size = elementsOf(shape);
   const tensor = (seed: number) => Tensor.fromArray(Float32Array.from({ length: size }, (_, i) => Math.sin(seed + i)), dims, { layout, device: 'cuda' });
-  const columns = shape.op === 'kn' ? shape.c : shape.groups!;
-  const vector = (value: number, length: number) => Tensor.fromArray(new Float32Array(length).fill(value), [length], { device: 'cuda' });
   const x = tensor(1), dy = tensor(2);
-  const common = { gamma: vector(1, shape.c), beta: vector(0, shape.c), gain: vector(0.1, columns), prior: { mean: vector(0, columns), var: vector(0.5, columns) } };
-  const running = shape.op === 'kn' ? { runningMean: vector(0, shape.c), runningVar: vector(1, shape.c) } : {};
+  const { options } = layerParameters(shape, 'cuda', true);
   const y = Tensor.zeros(dims, { layout, device: 'cuda' });
-  const calls = layerCalls(shape, x, dy, { y, dx: Tensor.zeros(dims, { layout, device: 'cuda' }) }, { ...common, ...running });
+  const calls = layerCalls(shape, x, dy, { y, dx: Tensor.zeros(dims, { layout, device: 'cuda' }) }, options);
   const costs: Record<ModelPass, PassCost> = {
     forward: counted(() => calls.forward()),
     backward: counted(() => calls.backward()),
     // GKN's inference is its training computation.
-    inference: shape.op === 'kn' ? knInferenceCost(x, y, { ...common, ...running }) : counted(() => calls.forward()),
+    inference: shape.op === 'kn' ? knInferenceCost(x, y, options) : counted(() => calls.forward()),
   };
   const tensorBytes = size * 4;
   return MODEL_PASSES.map((pass) => {
