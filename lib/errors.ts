@@ -24,8 +24,10 @@ export function checkNumber(name: string, value: unknown, test: (v: number) => b
   return value;
 }
 
+const isPositiveInteger = (v: number): boolean => Number.isInteger(v) && v >= 1;
+
 export function checkPositiveInteger(name: string, value: unknown): number {
-  return checkNumber(name, value, (v) => Number.isInteger(v) && v >= 1, 'a positive integer');
+  return checkNumber(name, value, isPositiveInteger, 'a positive integer');
 }
 
 /**

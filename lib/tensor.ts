@@ -66,9 +66,14 @@ export class Tensor {
   readonly dtype: DType;
   private host: Float32Array | null;
   private buffer: DeviceBuffer | null;
+  /** The product of the (frozen) shape, counted once: every op call reads the sizes of its tensors. */
+  private readonly elements: number;
 
   private constructor(shape: readonly number[], placement: Placement, host: Float32Array | null, buffer: DeviceBuffer | null) {
     this.shape = Object.freeze([...shape]);
+    let elements = 1;
+    for (let i = 0; i < this.shape.length; ++i) elements *= this.shape[i];
+    this.elements = elements;
     this.layout = placement.layout;
     this.device = placement.device;
     this.dtype = placement.dtype;
@@ -115,7 +120,7 @@ export class Tensor {
   }
 
   get size(): number {
-    return this.shape.reduce((a, b) => a * b, 1);
+    return this.elements;
   }
 
   get disposed(): boolean {

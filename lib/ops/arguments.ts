@@ -1,7 +1,7 @@
 // Turning the public API's arguments into checked values. Memory is resolved only when the
 // addon is called (see CallDevice), so that every check runs before anything is allocated.
 import { Memory, Spread } from '../binding';
-import { checkElements, checkNumber, checkOneOf, rangeError, typeError } from '../errors';
+import { checkNumber, checkOneOf, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { CallDevice } from './call-device';
 import type { Activation, GuardStatistic } from './normalization';
@@ -19,33 +19,39 @@ export type StatVector = Float32Array | Tensor;
  */
 export const FLOAT32_MIN_NORMAL = 2 ** -126;
 
+// The tests and choices of the checks below, made once: every op call runs these checks.
+const isEps = (v: number): boolean => Math.fround(v) >= FLOAT32_MIN_NORMAL && Number.isFinite(Math.fround(v));
+const isPositive = (v: number): boolean => v > 0;
+const isFraction = (v: number): boolean => v >= 0 && v <= 1;
+const ACTIVATIONS = ['identity', 'relu'] as const;
+const GUARD_STATISTICS = ['geometric', 'mean'] as const;
+
 /** eps > 0 that stays a positive normal float32 (>= 2^-126) and finite once rounded to float32. */
 export function checkEps(value: unknown): number {
-  return checkNumber('eps', value, (v) => Math.fround(v) >= FLOAT32_MIN_NORMAL && Number.isFinite(Math.fround(v)),
-    'a finite number >= 2^-126 (the smallest normal float32; a smaller eps reads as 0)');
+  return checkNumber('eps', value, isEps, 'a finite number >= 2^-126 (the smallest normal float32; a smaller eps reads as 0)');
 }
 
 /** The guard threshold: > 0 (Infinity disables the guard). */
 export function checkGuard(value: unknown): number {
-  return checkNumber('guard', value, (v) => v > 0, 'a number > 0 (Infinity disables the guard)');
+  return checkNumber('guard', value, isPositive, 'a number > 0 (Infinity disables the guard)');
 }
 
 /** One gain for every unit: in [0, 1]. */
 export function checkScalarGain(value: unknown): number {
-  return checkNumber('gain', value, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  return checkNumber('gain', value, isFraction, 'a number in [0, 1]');
 }
 
 /** The weight of a new batch in KN's running estimates: in [0, 1]. */
 export function checkMomentum(value: unknown): number {
-  return checkNumber('momentum', value, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  return checkNumber('momentum', value, isFraction, 'a number in [0, 1]');
 }
 
 export function checkActivation(value: unknown): Activation {
-  return checkOneOf('activation', value, ['identity', 'relu'] as const);
+  return checkOneOf('activation', value, ACTIVATIONS);
 }
 
 export function checkGuardStatistic(value: unknown): GuardStatistic {
-  return checkOneOf('guardStatistic', value, ['geometric', 'mean'] as const);
+  return checkOneOf('guardStatistic', value, GUARD_STATISTICS);
 }
 
 /** A checked, live tensor (not disposed). */
@@ -60,12 +66,18 @@ export function checkTensorLike(name: string, value: unknown, like: Tensor, like
   const tensor = checkTensor(name, value);
   if (tensor.device !== like.device)
     throw rangeError(name, `expected a tensor on ${likeName}'s device '${like.device}', got '${tensor.device}'`);
-  if (tensor.shape.length !== like.shape.length || tensor.shape.some((size, i) => size !== like.shape[i]))
+  if (!equalShapes(tensor.shape, like.shape))
     throw rangeError(name, `expected shape [${like.shape.join(', ')}] like ${likeName}, got [${tensor.shape.join(', ')}]`);
   if (tensor.layout !== like.layout)
     throw rangeError(name, `expected layout '${like.layout}' like ${likeName}, got '${tensor.layout}'`);
   if (tensor.dtype !== like.dtype) throw rangeError(name, `expected dtype '${like.dtype}' like ${likeName}, got '${tensor.dtype}'`);
   return tensor;
+}
+
+function equalShapes(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; ++i) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A checked StatVector: host values (a Float32Array, or a CPU tensor's) or a device tensor. */
@@ -116,20 +128,30 @@ export function checkUnitOrColumnVector(
   const length = value instanceof Float32Array ? value.length : value instanceof Tensor ? value.size : -1;
   const perColumn = length === cols && !(value instanceof Tensor && value.shape.length === 2);
   const vector = checkVector(name, value, perColumn ? cols : rows * cols, expected, device);
-  return { ...vector, spread: perColumn ? 'column' : 'unit' };
+  // Built field by field: a spread of `vector` gives the result a new hidden class on every call.
+  return { host: vector.host, tensor: vector.tensor, shape: vector.shape, spread: perColumn ? 'column' : 'unit' };
 }
 
 // Value checks read host memory; a device tensor's values are not inspected (that would wait for
 // the GPU), and bad values there propagate like NaN would.
 
+// Both loop without a test function (no closure per call, no call per element) and build their
+// message only to throw, with the text checkElements would give.
+
 /** Rejects NaN and values outside [low, high]. */
 export function checkVectorRange(name: string, vector: Vector, low: number, high: number): void {
-  if (vector.host) checkElements(name, vector.host, (v) => v >= low && v <= high, `values in [${low}, ${high}]`);
+  const values = vector.host;
+  if (values === null) return;
+  for (let i = 0; i < values.length; ++i)
+    if (!(values[i] >= low && values[i] <= high)) throw rangeError(name, `expected values in [${low}, ${high}], got ${values[i]} at index ${i}`);
 }
 
 /** Rejects negative values (NaN is data and passes through, like arithmetic would). */
 export function checkNonNegative(name: string, vector: Vector): void {
-  if (vector.host) checkElements(name, vector.host, (v) => !(v < 0), 'non-negative variances');
+  const values = vector.host;
+  if (values === null) return;
+  for (let i = 0; i < values.length; ++i)
+    if (values[i] < 0) throw rangeError(name, `expected non-negative variances, got ${values[i]} at index ${i}`);
 }
 
 /** A caller-provided float32 output tensor of exactly `shape`'s size on the call's device, or a new one. */
@@ -141,7 +163,8 @@ export function outputVector(name: string, value: unknown, shape: readonly numbe
 export function checkOutput(name: string, value: unknown, shape: readonly number[], device: CallDevice): Tensor | null {
   if (value === undefined) return null;
   const tensor = checkTensor(name, value);
-  const size = shape.reduce((a, b) => a * b, 1);
+  let size = 1;
+  for (let i = 0; i < shape.length; ++i) size *= shape[i];
   if (tensor.device !== device.device) throw rangeError(name, `expected a tensor on x's device '${device.device}', got '${tensor.device}'`);
   if (tensor.dtype !== 'float32') throw rangeError(name, `expected a float32 tensor, got '${tensor.dtype}'`);
   if (tensor.size !== size)

@@ -1,7 +1,8 @@
 // Group Kalman Normalization (GKN): statistic units are (sample, group) pairs.
 import { checkPositiveInteger, rangeError } from '../errors';
 import { Tensor } from '../tensor';
-import { NormCall, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
+import { CallDevice } from './call-device';
+import { NormCall, normOptionKeys, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
 import { runNormBackward, runNormBackwardAsync, runNormForward, runNormForwardAsync } from './norm-run';
 import { NormBackwardOptions, NormGradients, NormOptions, NormResult } from './normalization';
 
@@ -10,18 +11,21 @@ export interface GroupKalmanNormOptions extends NormOptions {
   groups: number;
 }
 
+const GKN_KEYS = normOptionKeys(['groups']);
+
 /**
  * Checks a GKN forward call. Inference is the same computation (each sample has its own
  * statistics), so `training` changes nothing.
  */
 export function parseGroupKalmanNormCall(x: unknown, options: unknown): NormCall {
-  const input = parseModeAndInput(x, options, ['groups']);
+  const input = parseModeAndInput(x, options, GKN_KEYS);
   const given = options as GroupKalmanNormOptions;
   const channels = input.dimensions.channels;
   const groups = checkPositiveInteger('groups', given.groups);
   if (channels % groups !== 0) throw rangeError('groups', `must divide the channel count C = ${channels}, got ${groups}`);
   const units = unitGeometry(input.x, input.dimensions, 1, channels / groups, 'group');
-  return parseNormCall('groupKalmanNorm', input.x, given, { training: units, active: units, mode: 'training', running: null, sync: null });
+  const device = new CallDevice(input.x, given.stream);
+  return parseNormCall('groupKalmanNorm', input.x, given, { device, training: units, active: units, mode: 'training', running: null, sync: null });
 }
 
 /** GKN forward (KN-SPEC section 1): y and the posterior per (sample, group) unit [N, G]. */

@@ -3,7 +3,7 @@ import { checkPositiveInteger, rangeError } from '../errors';
 import { Tensor } from '../tensor';
 import { StatVector, checkMomentum, checkNonNegative, checkVector } from './arguments';
 import { CallDevice } from './call-device';
-import { NormCall, RunningEstimates, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
+import { NormCall, RunningEstimates, normOptionKeys, parseModeAndInput, parseNormBackwardCall, parseNormCall, unitGeometry } from './norm-call';
 import { checkCommunicator } from '../distributed/communicator';
 import type { Communicator } from '../distributed/communicator';
 import { KalmanNormBackwardStatistics, KalmanNormStatistics, applyBackwardStatistics, applyStatistics } from './merged-run';
@@ -27,7 +27,7 @@ export interface KalmanNormOptions extends NormOptions {
   sync?: Communicator;
 }
 
-const KN_KEYS = ['virtualBatch', 'runningMean', 'runningVar', 'momentum', 'sync'];
+const KN_KEYS = normOptionKeys(['virtualBatch', 'runningMean', 'runningVar', 'momentum', 'sync']);
 
 function parseRunning(options: KalmanNormOptions, channels: number, required: boolean, device: CallDevice): RunningEstimates | null {
   const { runningMean, runningVar } = options;
@@ -57,11 +57,12 @@ export function parseKalmanNormCall(x: unknown, options: unknown): NormCall {
     throw rangeError('virtualBatch', `must divide the batch size N = ${samples}, got ${ghostBatch}`);
   const training = unitGeometry(input.x, input.dimensions, ghostBatch, 1, 'channel');
   const active = input.training ? training : unitGeometry(input.x, input.dimensions, samples, 1, 'channel');
-  const running = parseRunning(given, channels, !input.training, new CallDevice(input.x, given.stream));
+  const device = new CallDevice(input.x, given.stream);
+  const running = parseRunning(given, channels, !input.training, device);
   const sync = given.sync === undefined ? null : checkCommunicator('sync', given.sync);
   if (sync && ghostBatch !== samples)
     throw rangeError('virtualBatch', `with sync each process's batch is its part of one global batch: expected N = ${samples}, got ${ghostBatch} (ghost batches stay within a process)`);
-  return parseNormCall('kalmanNorm', input.x, given, { training, active, mode: input.training ? 'training' : 'fixed', running, sync });
+  return parseNormCall('kalmanNorm', input.x, given, { device, training, active, mode: input.training ? 'training' : 'fixed', running, sync });
 }
 
 /**

@@ -29,6 +29,17 @@ import { NormOp, SavedNormalization } from './saved-state';
 
 const NORM_OPTION_KEYS = ['training', 'eps', 'gain', 'prior', 'guard', 'guardStatistic', 'gamma', 'beta', 'residual', 'activation', 'out', 'stream'];
 
+/** An op's known option names: the shared ones, then its own. Made once per op, at load. */
+export function normOptionKeys(opKeys: readonly string[]): readonly string[] {
+  return [...NORM_OPTION_KEYS, ...opKeys];
+}
+
+// Key lists of the nested and backward options, made once (every call checks them).
+const PRIOR_KEYS = ['mean', 'var'];
+const OUT_KEYS = ['y', 'mean', 'var', 'saved'];
+const BACKWARD_KEYS = ['dMean', 'dVar', 'out', 'stream'];
+const BACKWARD_OUT_KEYS = ['dx', 'dResidual', 'dGamma', 'dBeta', 'dPriorMean', 'dPriorVar', 'dGain'];
+
 /** x's dimensions: [N, C, ...spatial] with S = product of the spatial sizes. */
 export interface Dimensions {
   samples: number;
@@ -88,8 +99,10 @@ export interface NormCall {
   out: { y: Tensor | null; mean: Tensor | null; var: Tensor | null; saved: SavedNormalization | null };
 }
 
-/** What an op contributes to its call: its units in training and in the call's mode, and KN's running estimates. */
+/** What an op contributes to its call: its device, its units in training and in the call's mode, and KN's running estimates. */
 export interface OpUnits {
+  /** x's device with the stream option checked (made once per call: KN's running estimates need it first). */
+  device: CallDevice;
   training: UnitGeometry;
   active: UnitGeometry;
   mode: NormCall['mode'];
@@ -97,16 +110,17 @@ export interface OpUnits {
   sync: Communicator | null;
 }
 
-/** The options object, its keys, x and the training flag: what every op checks first. */
-export function parseModeAndInput(x: unknown, options: unknown, opKeys: readonly string[]): { x: Tensor; dimensions: Dimensions; training: boolean } {
+/** The options object, its keys (`knownKeys`: normOptionKeys of the op), x and the training flag: what every op checks first. */
+export function parseModeAndInput(x: unknown, options: unknown, knownKeys: readonly string[]): { x: Tensor; dimensions: Dimensions; training: boolean } {
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
-  checkKnownKeys('options', options, [...NORM_OPTION_KEYS, ...opKeys]);
+  checkKnownKeys('options', options, knownKeys);
   const training = checkBoolean('training', (options as NormOptions).training ?? true);
   const tensor = checkTensor('x', x);
   const shape = tensor.shape;
   if (shape.length < 2) throw rangeError('x', `expected shape [N, C, ...spatial], got [${shape.join(', ')}]`);
-  const dimensions = { samples: shape[0], channels: shape[1], spatial: shape.slice(2).reduce((a, b) => a * b, 1) };
-  return { x: tensor, dimensions, training };
+  let spatial = 1;
+  for (let i = 2; i < shape.length; ++i) spatial *= shape[i];
+  return { x: tensor, dimensions: { samples: shape[0], channels: shape[1], spatial }, training };
 }
 
 /** A unit geometry of x: units of `samplesPerUnit` samples by `channelsPerUnit` channels. */
@@ -133,7 +147,7 @@ function parseGain(value: unknown, geometry: UnitGeometry, device: CallDevice): 
 function parsePrior(value: unknown, geometry: UnitGeometry, device: CallDevice): Prior | null {
   if (value === undefined) return null;
   if (typeof value !== 'object' || value === null) throw typeError('prior', 'an object { mean, var }', value);
-  checkKnownKeys('prior', value, ['mean', 'var']);
+  checkKnownKeys('prior', value, PRIOR_KEYS);
   const { mean, var: variance } = value as { mean?: unknown; var?: unknown };
   if (mean === undefined) throw typeError('prior.mean', 'a Float32Array or a Tensor', mean);
   if (variance === undefined) throw typeError('prior.var', 'a Float32Array or a Tensor', variance);
@@ -153,7 +167,7 @@ function parseChannelVector(name: string, value: unknown, channels: number, devi
 function parseOutputs(value: unknown, x: Tensor, geometry: UnitGeometry, mode: NormCall['mode'], device: CallDevice): NormCall['out'] {
   const out = value ?? {};
   if (typeof out !== 'object' || out === null) throw typeError('out', 'an object', out);
-  checkKnownKeys('out', out, ['y', 'mean', 'var', 'saved']);
+  checkKnownKeys('out', out, OUT_KEYS);
   const given = out as { y?: unknown; mean?: unknown; var?: unknown; saved?: unknown };
   let y: Tensor | null = null;
   if (given.y !== undefined) {
@@ -171,9 +185,9 @@ function parseOutputs(value: unknown, x: Tensor, geometry: UnitGeometry, mode: N
   };
 }
 
-/** Every option of a forward call, checked against the op's units. */
+/** Every option of a forward call, checked against the op's units (options.stream was checked into units.device). */
 export function parseNormCall(op: NormOp, x: Tensor, options: NormOptions, units: OpUnits): NormCall {
-  const device = new CallDevice(x, options.stream);
+  const device = units.device;
   const channels = x.shape[1];
   return {
     op,
@@ -214,7 +228,7 @@ export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, o
   if (saved.reused)
     throw new Error('saved: reused as out.saved by a later forward call, which overwrote its state; pass that call\'s saved to the backward');
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
-  checkKnownKeys('options', options, ['dMean', 'dVar', 'out', 'stream']);
+  checkKnownKeys('options', options, BACKWARD_KEYS);
   const given = options as NormBackwardOptions;
   const forward = saved.call;
   const x = forward.x;
@@ -225,28 +239,37 @@ export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, o
   if (constant && (given.dMean !== undefined || given.dVar !== undefined))
     throw rangeError(given.dMean !== undefined ? 'dMean' : 'dVar', 'not accepted after an inference-mode forward: its statistics are constants');
   const units = saved.units;
-  const perUnit = (): string => `one value per unit [${forward.geometry.unitShape.join(', ')}]`;  // only when dMean or dVar is given
+  const dMean = given.dMean;
+  const dVar = given.dVar;
   const out = given.out ?? {};
   if (typeof out !== 'object' || out === null) throw typeError('out', 'an object', out);
-  checkKnownKeys('out', out, ['dx', 'dResidual', 'dGamma', 'dBeta', 'dPriorMean', 'dPriorVar', 'dGain']);
-  const likeX = (name: string, value: unknown) => (value === undefined ? null : checkTensorLike(name, value, x, 'x'));
+  checkKnownKeys('out', out, BACKWARD_OUT_KEYS);
   const channels = [x.shape[1]];
   const prior = constant ? null : forward.prior;
-  const gainShape = forward.gain.vector.shape;
   return {
     saved,
     dy: dyTensor,
-    dMean: given.dMean === undefined ? null : checkVector('dMean', given.dMean, units, perUnit(), device),
-    dVar: given.dVar === undefined ? null : checkVector('dVar', given.dVar, units, perUnit(), device),
+    dMean: dMean === undefined ? null : checkVector('dMean', dMean, units, perUnit(forward.geometry), device),
+    dVar: dVar === undefined ? null : checkVector('dVar', dVar, units, perUnit(forward.geometry), device),
     device,
     out: {
-      dx: likeX('out.dx', out.dx),
-      dResidual: forward.residual ? likeX('out.dResidual', out.dResidual) : null,
+      dx: likeX('out.dx', out.dx, x),
+      dResidual: forward.residual ? likeX('out.dResidual', out.dResidual, x) : null,
       dGamma: forward.gamma ? checkOutput('out.dGamma', out.dGamma, channels, device) : null,
       dBeta: forward.beta ? checkOutput('out.dBeta', out.dBeta, channels, device) : null,
       dPriorMean: prior ? checkOutput('out.dPriorMean', out.dPriorMean, prior.mean.shape, device) : null,
       dPriorVar: prior ? checkOutput('out.dPriorVar', out.dPriorVar, prior.var.shape, device) : null,
-      dGain: prior && forward.gain.spread === 'column' ? checkOutput('out.dGain', out.dGain, gainShape, device) : null,
+      dGain: prior && forward.gain.spread === 'column' ? checkOutput('out.dGain', out.dGain, forward.gain.vector.shape, device) : null,
     },
   };
+}
+
+/** What dMean and dVar hold, for their message (built only when one is given). */
+function perUnit(geometry: UnitGeometry): string {
+  return `one value per unit [${geometry.unitShape.join(', ')}]`;
+}
+
+/** A backward output shaped like x, checked; null when not given. */
+function likeX(name: string, value: unknown, x: Tensor): Tensor | null {
+  return value === undefined ? null : checkTensorLike(name, value, x, 'x');
 }

@@ -22,40 +22,54 @@ import { Vector, vectorMemory } from './arguments';
 import { CallDevice, readFlag, setScalar } from './call-device';
 import { NormBackwardCall, NormCall } from './norm-call';
 import { NormGradients, NormResult } from './normalization';
-import { NativeParameters, SavedNormalization } from './saved-state';
+import { NativeParameters, SavedCall, SavedNormalization } from './saved-state';
 
 /**
  * The vector where the forward and its backward read it: a copy on both backends (uploaded on
  * CUDA, copied on the CPU), so that changing the caller's array between forward and backward
  * cannot change the gradient. A CUDA tensor is read in place (copying it would cost a launch).
+ * On the CPU the copy goes into `reuse` when it has the length: the copy of the same parameter
+ * kept by the saved state this call reuses (out.saved), whose backward can no longer run.
  */
-/** The split fields (CallPart in csrc/common/kalman_norm_call.h) of a call that is not split. */
-const WHOLE_CALL = { part: CALL_PART.whole, parts: 1, unitMoments: null, unitSums: null } as const;
-
-function keptMemory(vector: Vector, device: CallDevice): Memory {
-  return device.onGpu ? vectorMemory(vector, device) : vector.host!.slice();
+function keptMemory(vector: Vector, device: CallDevice, reuse: Memory | null | undefined): Memory {
+  if (device.onGpu) return vectorMemory(vector, device);
+  const host = vector.host!;
+  if (reuse instanceof Float32Array && reuse.length === host.length) {
+    reuse.set(host);
+    return reuse;
+  }
+  return host.slice();
 }
 
-function unitValues(vector: Vector, spread: Spread, device: CallDevice): NativeUnitValues {
-  return { values: keptMemory(vector, device), spread: SPREAD_CODE[spread] };
+function unitValues(vector: Vector, spread: Spread, device: CallDevice, reuse: NativeUnitValues | null | undefined): NativeUnitValues {
+  return { values: keptMemory(vector, device, reuse?.values), spread: SPREAD_CODE[spread] };
 }
 
-/** The gamma, gain and prior of the call on its device, kept for the backward. Inference ignores the prior. */
-function nativeParameters(call: NormCall): NativeParameters {
+/**
+ * The gamma, gain and prior of the call on its device, kept for the backward (in the memory of
+ * `reuse`, the parameters of the saved state whose memory the call took over, where it fits).
+ * Inference ignores the prior.
+ */
+function nativeParameters(call: NormCall, reuse: NativeParameters | null): NativeParameters {
   const device = call.device;
   const prior = call.mode === 'training' ? call.prior : null;
   return {
-    gamma: call.gamma && keptMemory(call.gamma, device),
-    gain: unitValues(call.gain.vector, call.gain.spread, device),
-    priorMean: prior && unitValues(prior.mean, prior.mean.spread, device),
-    priorVar: prior && unitValues(prior.var, prior.var.spread, device),
+    gamma: call.gamma && keptMemory(call.gamma, device, reuse?.gamma),
+    gain: unitValues(call.gain.vector, call.gain.spread, device, reuse?.gain),
+    priorMean: prior && unitValues(prior.mean, prior.mean.spread, device, reuse?.priorMean),
+    priorVar: prior && unitValues(prior.var, prior.var.spread, device, reuse?.priorVar),
   };
 }
 
-/** What a forward writes besides its outputs: the per-unit state, and the running estimates' skipped flags (KN training with them). */
+/**
+ * What a forward writes besides its outputs: the per-unit state, and the running estimates'
+ * skipped flags (KN training with them); `reused`: the parameters of the saved state whose memory
+ * it took over (their copies are made in place too).
+ */
 interface ForwardMemory {
   state: NativeUnitState;
   skipped: Memory | null;
+  reused: NativeParameters | null;
 }
 
 /**
@@ -72,7 +86,7 @@ function forwardMemory(call: NormCall): ForwardMemory {
   if (reuse && !reuse.reused && reuse.units === units && reuse.call.device.device === device.device) {
     reuse.reused = true;
     const skippedFits = reuse.skipped !== null && reuse.call.geometry.unitShape[1] === cols;
-    return { state: reuse.state, skipped: needsSkipped ? (skippedFits ? reuse.skipped : device.floats(cols)) : null };
+    return { state: reuse.state, skipped: needsSkipped ? (skippedFits ? reuse.skipped : device.floats(cols)) : null, reused: reuse.parameters };
   }
   const state = {
     observedMean: device.floats(units),
@@ -81,7 +95,32 @@ function forwardMemory(call: NormCall): ForwardMemory {
     rstd: device.floats(units),
     guardFired: device.flag(),
   };
-  return { state, skipped: needsSkipped ? device.floats(cols) : null };
+  return { state, skipped: needsSkipped ? device.floats(cols) : null, reused: null };
+}
+
+/**
+ * The call without its outputs, field by field: an object rest (`{ out, ...rest }`) would give
+ * every saved call its own hidden class, and the backward's reads of it would miss their caches.
+ */
+function savedCall(call: NormCall): SavedCall {
+  return {
+    op: call.op,
+    x: call.x,
+    device: call.device,
+    mode: call.mode,
+    geometry: call.geometry,
+    eps: call.eps,
+    gamma: call.gamma,
+    beta: call.beta,
+    residual: call.residual,
+    relu: call.relu,
+    gain: call.gain,
+    prior: call.prior,
+    guard: call.guard,
+    guardStatistic: call.guardStatistic,
+    running: call.running,
+    sync: call.sync,
+  };
 }
 
 /** The shape of a forward's posterior outputs (mean, var): per unit in training, per channel with fixed statistics. */
@@ -103,7 +142,7 @@ function forwardIO(call: NormCall, y: Tensor, gamma: Memory | null): NativeForwa
 /** Channel indices whose flag in `skipped` (1 per channel, see NativeTrainingForward) is set. */
 function skippedIndices(skipped: Float32Array): number[] {
   const indices: number[] = [];
-  skipped.forEach((flag, channel) => flag !== 0 && indices.push(channel));
+  for (let channel = 0; channel < skipped.length; ++channel) if (skipped[channel] !== 0) indices.push(channel);
   return indices;
 }
 
@@ -149,11 +188,11 @@ export function readyForward(call: NormCall): ReadyCall<NormResult, Placed<Nativ
   const y = call.out.y ?? device.like(call.x);
   const mean = call.out.mean ?? device.zeros(posteriorShape(call));
   const variance = call.out.var ?? device.zeros(posteriorShape(call));
-  const { state, skipped } = forwardMemory(call);
-  const parameters = nativeParameters(call);
+  const { state, skipped, reused } = forwardMemory(call);
+  const parameters = nativeParameters(call, reused);
   const io = forwardIO(call, y, parameters.gamma);
   const running = call.running;
-  const { out: _outputs, ...forward } = call;
+  const forward = savedCall(call);
   const result = (): NormResult => normResult(y, mean, variance, new SavedNormalization(forward, y, parameters, state, skipped));
   if (call.mode === 'fixed') {
     const args = {
@@ -182,7 +221,9 @@ export function readyForward(call: NormCall): ReadyCall<NormResult, Placed<Nativ
     runningVar: running && vectorMemory(running.var, device),
     momentum: running?.momentum ?? 0,
     runningSkipped: skipped,
-    ...WHOLE_CALL,
+    part: CALL_PART.whole,
+    parts: 1,
+    unitMoments: null,
   };
   return { now: () => native().kalmanNormForwardTraining(args), later: () => native().kalmanNormForwardTrainingAsync(args), result, args };
 }
@@ -224,7 +265,9 @@ export function readyBackward(call: NormBackwardCall): ReadyCall<NormGradients, 
     dPriorMean: dPriorMean?.memory() ?? null,
     dPriorVar: dPriorVar?.memory() ?? null,
     dGain: dGain?.memory() ?? null,
-    ...WHOLE_CALL,
+    part: CALL_PART.whole,
+    parts: 1,
+    unitSums: null,
     unitSize: 0,
   };
   const result = (): NormGradients => {
