@@ -20,16 +20,32 @@ KN_HOST_DEVICE int64_t first_cell_of_unit(const NormShape& shape, int64_t unit) 
   return shape.unit_cell_sample(unit, 0) * shape.channels + shape.unit_cell_channel(unit, 0);
 }
 
-// The unit's cells merged with Chan's formula in the unit's cell order, in double; cells are
-// double on the CPU, float on the GPU.
+// The cells of units first, first + 1, ..., first + kUnits - 1, each merged with Chan's formula
+// in the unit's cell order, in double, into totals[k]. The units' merges are interleaved step by
+// step: each merge waits on the division of the one before, so a CPU overlaps several units'
+// chains (the same operations per unit, so the same bits as one unit at a time).
+template <int kUnits, typename T>
+KN_HOST_DEVICE void units_moments(const NormShape& shape, const Moments<T>* cells, int64_t first,
+                                  Moments<double> (&totals)[kUnits]) {
+  const Moments<T>* rows[kUnits];
+  for (int k = 0; k < kUnits; ++k) {
+    rows[k] = cells + first_cell_of_unit(shape, first + k);
+    totals[k] = Moments<double>{0.0, 0.0, 0.0};
+  }
+  for (int64_t s = 0; s < shape.samples_per_unit; ++s)
+    for (int64_t c = 0; c < shape.channels_per_unit; ++c)
+      for (int k = 0; k < kUnits; ++k) {
+        const Moments<T>& cell = rows[k][s * shape.channels + c];
+        totals[k] = merge_moments(totals[k], Moments<double>{double(cell.count), double(cell.mean), double(cell.m2)});
+      }
+}
+
+// One unit's cells merged (units_moments); cells are double on the CPU, float on the GPU.
 template <typename T>
 KN_HOST_DEVICE Moments<double> unit_moments(const NormShape& shape, const Moments<T>* cells, int64_t unit) {
-  Moments<double> total{0.0, 0.0, 0.0};
-  const Moments<T>* row = cells + first_cell_of_unit(shape, unit);
-  for (int64_t s = 0; s < shape.samples_per_unit; ++s, row += shape.channels)
-    for (int64_t c = 0; c < shape.channels_per_unit; ++c)
-      total = merge_moments(total, Moments<double>{double(row[c].count), double(row[c].mean), double(row[c].m2)});
-  return total;
+  Moments<double> total[1];
+  units_moments<1>(shape, cells, unit, total);
+  return total[0];
 }
 
 // A split call's kSums (CallPart): this process's moments of `unit`, one value at a time.

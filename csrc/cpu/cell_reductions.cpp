@@ -11,6 +11,7 @@
 
 #include "chunk_kernels.h"
 #include "chunk_plan.h"
+#include "scratch.h"
 #include "thread_pool.h"
 
 namespace kn {
@@ -125,35 +126,51 @@ void reduce_runs(const NormShape& shape, const ChunkPlan& plan, Partial* cells, 
   });
 }
 
-// NHWC: one item per (sample, chunk) over every channel (full rows: narrower channel blocks made
-// the passes 4 to 6% slower at micro-batch); block_pass(first_cell, offset, rows, out) writes the
-// chunk's C partials. The item that finishes a sample's last chunk (whichever it is) folds the
-// sample's partials into its cells, in chunk order, within the same job; a sample of one chunk is
-// written into its cells directly.
+// NHWC: block_pass(first_cell, offset, rows, out) writes the C partials of a chunk (rows of every
+// channel: narrower channel blocks made the passes 4 to 6% slower at micro-batch), and each cell
+// folds its chunks in chunk order. With at least two samples a thread, an item is a sample:
+// its first chunk is written into its cells, each later one into a thread-local row of partials
+// and folded at once. With fewer (micro-batches), an item is one (sample, chunk), so that a sample
+// is spread over the threads: the item that finishes a sample's last chunk (whichever it is) folds
+// the sample's stored partials. The items do not change the bits.
 template <typename Partial, typename BlockPass, typename Fold>
 void reduce_blocks(const NormShape& shape, const ChunkPlan& plan, Partial* cells, BlockPass&& block_pass,
                    Fold&& fold) {
   const int64_t channels = shape.channels, chunks = plan.chunks_per_cell();
-  std::vector<Partial> partials(chunks > 1 ? size_t(shape.cells() * chunks) : 0);
-  std::vector<std::atomic<int64_t>> unfinished(chunks > 1 ? size_t(shape.samples) : 0);
+  const auto chunk_offset = [&](int64_t sample, int64_t chunk) {
+    return (sample * shape.spatial + plan.chunk_begin(chunk)) * channels;
+  };
+  const auto fold_into = [&](Partial* out, const Partial* partials) {
+    for (int64_t c = 0; c < channels; ++c) out[c] = fold(out[c], partials[c]);
+  };
+  if (chunks == 1 || shape.samples >= 2 * thread_count()) {
+    parallel_for(shape.samples, shape.spatial * channels, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<Partial> chunk_partials;
+      chunk_partials.resize(size_t(chunks > 1 ? channels : 0));
+      for (int64_t sample = begin; sample < end; ++sample) {
+        Partial* out = cells + sample * channels;
+        block_pass(sample * channels, chunk_offset(sample, 0), plan.chunk_size(0), out);
+        for (int64_t chunk = 1; chunk < chunks; ++chunk) {
+          block_pass(sample * channels, chunk_offset(sample, chunk), plan.chunk_size(chunk), chunk_partials.data());
+          fold_into(out, chunk_partials.data());
+        }
+      }
+    });
+    return;
+  }
+  const Scratch<Partial> partials = scratch<Partial>(shape.cells() * chunks);
+  std::vector<std::atomic<int64_t>> unfinished(size_t(shape.samples));
   for (auto& count : unfinished) count.store(chunks, std::memory_order_relaxed);
   parallel_for(shape.samples * chunks, plan.chunk_length() * channels, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t sample = item / chunks, chunk = item % chunks;
-      const int64_t first_cell = sample * channels;
-      const int64_t offset = (sample * shape.spatial + plan.chunk_begin(chunk)) * channels;
-      if (chunks == 1) {
-        block_pass(first_cell, offset, plan.chunk_size(chunk), cells + first_cell);
-        continue;
-      }
-      Partial* sample_partials = partials.data() + sample * chunks * channels;  // [chunk][channel]
-      block_pass(first_cell, offset, plan.chunk_size(chunk), sample_partials + chunk * channels);
+      Partial* sample_partials = partials.get() + sample * chunks * channels;  // [chunk][channel]
+      block_pass(sample * channels, chunk_offset(sample, chunk), plan.chunk_size(chunk), sample_partials + chunk * channels);
       // acq_rel: the last finisher sees every other chunk's partials of the sample.
       if (unfinished[size_t(sample)].fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
-      Partial* out = cells + first_cell;
-      for (int64_t c = 0; c < channels; ++c) out[c] = sample_partials[c];
-      for (int64_t k = 1; k < chunks; ++k)
-        for (int64_t c = 0; c < channels; ++c) out[c] = fold(out[c], sample_partials[k * channels + c]);
+      Partial* out = cells + sample * channels;
+      std::copy(sample_partials, sample_partials + channels, out);
+      for (int64_t k = 1; k < chunks; ++k) fold_into(out, sample_partials + k * channels);
     }
   });
 }

@@ -8,13 +8,13 @@
 #include "kalman_norm.h"
 
 #include <array>
-#include <vector>
 
 #include "../common/kalman_norm_cells.h"
 #include "../common/kalman_norm_math.h"
 #include "../common/kalman_norm_units.h"
 #include "cell_reductions.h"
 #include "element_passes.h"
+#include "scratch.h"
 #include "thread_pool.h"
 #include "unit_passes.h"
 
@@ -44,7 +44,8 @@ void for_each_unit(int64_t units, int64_t cells_per_unit, UnitFn&& unit_fn) {
 void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean, const float* unit_rstd) {
   const NormShape& shape = io.shape;
   const Epilogue& epilogue = io.epilogue;
-  std::vector<float> center(shape.cells()), scale(shape.cells()), shift(shape.cells());
+  const Scratch<float> center = scratch<float>(shape.cells()), scale = scratch<float>(shape.cells()),
+                       shift = scratch<float>(shape.cells());
   for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t channel) {
     const NormalizeCell k = normalize_cell(unit_mean, unit_rstd, epilogue.gamma, epilogue.beta, unit, channel);
     center[cell] = k.center;
@@ -52,16 +53,31 @@ void normalize_with_unit_statistics(const ForwardIO& io, const float* unit_mean,
     shift[cell] = k.shift;
   });
   normalize_elements(shape, io.x.as<float>(), epilogue.residual.as<float>(), epilogue.relu,
-                     NormalizeCoefficients{center.data(), scale.data(), shift.data()}, io.y.as<float>());
+                     NormalizeCoefficients{center.get(), scale.get(), shift.get()}, io.y.as<float>());
 }
+
+// Units whose merges units_moments interleaves: KN's 32x2048x7x7 NHWC merged its 65536 cells in
+// 235 µs one unit at a time.
+constexpr int kMergedUnits = 4;
 
 // Calls unit_fn(unit, moments) for every unit with its moments: its cells merged in a fixed order.
 template <typename UnitFn>
 void for_each_unit_moments(const NormShape& given, const float* x, UnitFn&& unit_fn) {
   const NormShape shape = reduced_shape(given);
-  std::vector<Moments<double>> cells(shape.cells());
-  cell_moments(shape, x, cells.data());
-  for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) { unit_fn(unit, unit_moments(shape, cells.data(), unit)); });
+  const Scratch<Moments<double>> cells = scratch<Moments<double>>(shape.cells());
+  cell_moments(shape, x, cells.get());
+  const int64_t units = shape.units();
+  const int64_t groups = (units + kMergedUnits - 1) / kMergedUnits;
+  for_each_unit(groups, kMergedUnits * shape.cells_per_unit(), [&](int64_t group) {
+    const int64_t first = group * kMergedUnits;
+    if (first + kMergedUnits > units) {
+      for (int64_t unit = first; unit < units; ++unit) unit_fn(unit, unit_moments(shape, cells.get(), unit));
+      return;
+    }
+    Moments<double> moments[kMergedUnits];
+    units_moments(shape, cells.get(), first, moments);
+    for (int k = 0; k < kMergedUnits; ++k) unit_fn(first + k, moments[k]);
+  });
 }
 
 // The observation of each unit (KN-SPEC 1.1): from x, or for a split call's kFinish from the
@@ -103,11 +119,11 @@ void update_running(const TrainingForward& args) {
 }
 
 // The gradient of one spread input (prior or gain), when wanted.
-void store_spread_sums(const NormShape& shape, const std::vector<UnitBackward<float>>& units, UnitField field,
+void store_spread_sums(const NormShape& shape, const UnitBackward<float>* units, UnitField field,
                        const UnitValues& like, float* out) {
   if (!out) return;
   for (int64_t index = 0; index < spread_outputs(shape, like.spread); ++index)
-    out[index] = spread_sum(shape, units.data(), field, like.spread, index);
+    out[index] = spread_sum(shape, units, field, like.spread, index);
 }
 
 // The backward's reduction: per cell, the sums of dy' and dy' (x - mu); then, per unit, its sums of
@@ -118,15 +134,15 @@ template <typename UnitFn>
 void reduce_gradients(const Backward& args, UnitFn&& unit_fn) {
   const NormShape& shape = args.shape;
   const UnitState& forward = args.state;
-  std::vector<GradientSums<double>> sums(shape.cells());
+  const Scratch<GradientSums<double>> sums = scratch<GradientSums<double>>(shape.cells());
   cell_gradient_sums(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
-                     forward.posterior_mean, sums.data());
+                     forward.posterior_mean, sums.get());
   for_each_unit(shape.units(), shape.cells_per_unit(), [&](int64_t unit) {
-    unit_fn(unit, unit_gradient_part(args, unit, unit_gradient_sums(shape, sums.data(), args.gamma, unit)));
+    unit_fn(unit, unit_gradient_part(args, unit, unit_gradient_sums(shape, sums.get(), args.gamma, unit)));
   });
   if (args.dgamma || args.dbeta) {
     for_each_unit(shape.channels, shape.samples, [&](int64_t channel) {
-      const ParameterGradients gradients = channel_parameter_gradients(shape, sums.data(), forward.rstd, channel);
+      const ParameterGradients gradients = channel_parameter_gradients(shape, sums.get(), forward.rstd, channel);
       if (args.dgamma) args.dgamma[channel] = float(gradients.dgamma);
       if (args.dbeta) args.dbeta[channel] = float(gradients.dbeta);
     });
@@ -172,10 +188,10 @@ void kalman_norm_backward(const Backward& args) {
     reduce_gradients(args, [&](int64_t unit, const UnitGradientPart& part) { store_gradient_part(args, unit, part); });
     return;
   }
-  std::vector<UnitBackward<float>> units(shape.units());
+  const Scratch<UnitBackward<float>> units = scratch<UnitBackward<float>>(shape.units());
   const bool one_pass = args.part == CallPart::kWhole && unit_passes_fit(shape);
   if (one_pass) {
-    fused_backward(args, fused, units.data());  // x and dy read once (unit_passes.h): dx, dgamma, dbeta
+    fused_backward(args, fused, units.get());  // x and dy read once (unit_passes.h): dx, dgamma, dbeta
   } else if (args.part == CallPart::kFinish) {
     for_each_unit(shape.units(), args.parts, [&](int64_t unit) {
       units[unit] = backward_of_unit(args, unit, fused, merged_gradient_part(args, unit));
@@ -185,22 +201,22 @@ void kalman_norm_backward(const Backward& args) {
       units[unit] = backward_of_unit(args, unit, fused, part);
     });
   }
-  store_spread_sums(shape, units, UnitField::kPriorMean, args.prior_mean, args.dprior_mean);
-  store_spread_sums(shape, units, UnitField::kPriorVar, args.prior_var, args.dprior_var);
-  store_spread_sums(shape, units, UnitField::kGain, args.gain, args.dgain);
+  store_spread_sums(shape, units.get(), UnitField::kPriorMean, args.prior_mean, args.dprior_mean);
+  store_spread_sums(shape, units.get(), UnitField::kPriorVar, args.prior_var, args.dprior_var);
+  store_spread_sums(shape, units.get(), UnitField::kGain, args.gain, args.dgain);
   if (one_pass) return;
 
-  std::vector<float> scale(shape.cells()), center(shape.cells()), centered(shape.cells()),
-      constant(shape.cells());
+  const Scratch<float> scale = scratch<float>(shape.cells()), center = scratch<float>(shape.cells()),
+                       centered = scratch<float>(shape.cells()), constant = scratch<float>(shape.cells());
   for_each_cell(shape, [&](int64_t cell, int64_t unit, int64_t channel) {
-    const InputGradientCell k = input_gradient_cell(args.gamma, forward.rstd, forward.observed_mean, units.data(), unit, channel);
+    const InputGradientCell k = input_gradient_cell(args.gamma, forward.rstd, forward.observed_mean, units.get(), unit, channel);
     scale[cell] = k.scale;
     center[cell] = k.center;
     centered[cell] = k.centered;
     constant[cell] = k.constant;
   });
   input_gradient_elements(shape, args.x.as<float>(), args.dy.as<float>(), args.relu_output.as<float>(),
-                          InputGradientCoefficients{scale.data(), center.data(), centered.data(), constant.data()},
+                          InputGradientCoefficients{scale.get(), center.get(), centered.get(), constant.get()},
                           args.dx.as<float>(), args.dresidual.as<float>());
 }
 

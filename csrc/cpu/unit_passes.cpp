@@ -8,7 +8,6 @@
 #include "unit_passes.h"
 
 #include <type_traits>
-#include <vector>
 
 #include "../common/kalman_norm_cells.h"
 #include "../common/kalman_norm_units.h"
@@ -16,6 +15,7 @@
 #include "chunk_kernels.h"
 #include "chunk_plan.h"
 #include "element_rows.h"
+#include "scratch.h"
 #include "thread_pool.h"
 
 namespace kn {
@@ -134,26 +134,26 @@ bool unit_passes_fit(const NormShape& shape) {
 
 void fused_training_forward(const TrainingForward& args) {
   const ForwardIO& io = args.io;
-  std::vector<Moments<double>> runs(io.shape.units());
+  const Scratch<Moments<double>> runs = scratch<Moments<double>>(io.shape.units());
   with_flags(bool(io.epilogue.residual), io.epilogue.relu, streaming_output(io.shape, io.y.as<float>()),
              [&](auto kResidual, auto kRelu, auto kStreaming) {
                forward_units<decltype(kResidual)::value, decltype(kRelu)::value, decltype(kStreaming)::value>(
-                   args, runs.data());
+                   args, runs.get());
              });
 }
 
 void fused_backward(const Backward& args, bool fused, UnitBackward<float>* units) {
   const NormShape& shape = args.shape;
-  std::vector<GradientSums<double>> cells(shape.cells());
+  const Scratch<GradientSums<double>> cells = scratch<GradientSums<double>>(shape.cells());
   with_flags(bool(args.relu_output), bool(args.dresidual), streaming_output(shape, args.dx.as<float>()),
              [&](auto kRelu, auto kResidualGrad, auto kStreaming) {
                backward_units<decltype(kRelu)::value, decltype(kResidualGrad)::value, decltype(kStreaming)::value>(
-                   args, fused, units, cells.data());
+                   args, fused, units, cells.get());
              });
   if (!args.dgamma && !args.dbeta) return;
   parallel_for(shape.channels, shape.samples * kPerUnitCost, [&](int64_t begin, int64_t end) {
     for (int64_t channel = begin; channel < end; ++channel) {
-      const ParameterGradients gradients = channel_parameter_gradients(shape, cells.data(), args.state.rstd, channel);
+      const ParameterGradients gradients = channel_parameter_gradients(shape, cells.get(), args.state.rstd, channel);
       if (args.dgamma) args.dgamma[channel] = float(gradients.dgamma);
       if (args.dbeta) args.dbeta[channel] = float(gradients.dbeta);
     }
