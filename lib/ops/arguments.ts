@@ -93,10 +93,20 @@ export function vectorMemory(vector: Vector, device: CallDevice): Memory {
   return vector.tensor?.device === 'cuda' ? vector.tensor.memory() : device.upload(vector.host!);
 }
 
+/**
+ * What a vector should hold, in its message ("one value per channel [64]"): the text, or a function
+ * that makes it, called only to throw (ops pass one: the text would be built on every call).
+ */
+export type Expected = string | (() => string);
+
+function expectedText(expected: Expected): string {
+  return typeof expected === 'string' ? expected : expected();
+}
+
 /** A StatVector of exactly `length` float32 values; a Tensor must be on the call's device. */
-export function checkVector(name: string, value: unknown, length: number, expected: string, device: CallDevice): Vector {
+export function checkVector(name: string, value: unknown, length: number, expected: Expected, device: CallDevice): Vector {
   if (value instanceof Float32Array) {
-    if (value.length !== length) throw rangeError(name, `expected ${expected} (${length} values), got ${value.length}`);
+    if (value.length !== length) throw rangeError(name, `expected ${expectedText(expected)} (${length} values), got ${value.length}`);
     return { host: value, tensor: null, shape: [length] };
   }
   if (value instanceof Tensor) {
@@ -105,7 +115,7 @@ export function checkVector(name: string, value: unknown, length: number, expect
       throw rangeError(name, `expected a tensor on x's device '${device.device}' or a Float32Array, got a '${value.device}' tensor`);
     if (value.dtype !== 'float32') throw rangeError(name, `expected a float32 tensor, got '${value.dtype}'`);
     if (value.size !== length)
-      throw rangeError(name, `expected ${expected} (${length} values), got shape [${value.shape.join(', ')}]`);
+      throw rangeError(name, `expected ${expectedText(expected)} (${length} values), got shape [${value.shape.join(', ')}]`);
     return { host: value.device === 'cpu' ? value.toArray() : null, tensor: value, shape: value.shape };
   }
   throw typeError(name, 'a Float32Array or a Tensor', value);
@@ -124,7 +134,7 @@ export function checkUnitOrColumnVector(
   device: CallDevice,
 ): SpreadVector {
   const [rows, cols] = unitShape;
-  const expected = `per unit [${rows}, ${cols}] or per ${columnName} [${cols}]`;
+  const expected = (): string => `per unit [${rows}, ${cols}] or per ${columnName} [${cols}]`;
   const length = value instanceof Float32Array ? value.length : value instanceof Tensor ? value.size : -1;
   const perColumn = length === cols && !(value instanceof Tensor && value.shape.length === 2);
   const vector = checkVector(name, value, perColumn ? cols : rows * cols, expected, device);

@@ -64,7 +64,7 @@ export class CallDevice {
  */
 export function setScalar<T extends object>(target: T, key: keyof T & string, tensor: Tensor, device: CallDevice): void {
   if (!device.onGpu) {
-    Object.assign(target, { [key]: tensor.toArray()[0] });
+    (target as Record<string, unknown>)[key] = tensor.toArray()[0];
     return;
   }
   Object.defineProperty(target, key, {

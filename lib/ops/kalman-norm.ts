@@ -37,7 +37,7 @@ function parseRunning(options: KalmanNormOptions, channels: number, required: bo
     const missing = runningMean === undefined ? 'runningMean' : 'runningVar';
     throw new TypeError(`${missing}: ${required ? 'required in inference mode (training: false)' : 'runningMean and runningVar go together'}`);
   }
-  const expected = `one value per channel [${channels}]`;
+  const expected = (): string => `one value per channel [${channels}]`;
   const mean = checkVector('runningMean', runningMean, channels, expected, device);
   const variance = checkVector('runningVar', runningVar, channels, expected, device);
   checkNonNegative('runningVar', variance);
@@ -59,7 +59,8 @@ export function parseKalmanNormCall(x: unknown, options: unknown): NormCall {
   const active = input.training ? training : unitGeometry(input.x, input.dimensions, samples, 1, 'channel');
   const device = new CallDevice(input.x, given.stream);
   const running = parseRunning(given, channels, !input.training, device);
-  const sync = given.sync === undefined ? null : checkCommunicator('sync', given.sync);
+  const givenSync = given.sync;
+  const sync = givenSync === undefined ? null : checkCommunicator('sync', givenSync);
   if (sync && ghostBatch !== samples)
     throw rangeError('virtualBatch', `with sync each process's batch is its part of one global batch: expected N = ${samples}, got ${ghostBatch} (ghost batches stay within a process)`);
   return parseNormCall('kalmanNorm', input.x, given, { device, training, active, mode: input.training ? 'training' : 'fixed', running, sync });

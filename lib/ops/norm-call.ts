@@ -139,7 +139,7 @@ function parseGain(value: unknown, geometry: UnitGeometry, device: CallDevice): 
     return { vector: { host: new Float32Array([gain]), tensor: null, shape: [] }, spread: 'scalar' };
   }
   const cols = geometry.unitShape[1];
-  const vector = checkVector('gain', value, cols, `one gain per ${geometry.columnName} [${cols}]`, device);
+  const vector = checkVector('gain', value, cols, () => `one gain per ${geometry.columnName} [${cols}]`, device);
   checkVectorRange('gain', vector, 0, 1);
   return { vector, spread: 'column' };
 }
@@ -161,28 +161,35 @@ function parsePrior(value: unknown, geometry: UnitGeometry, device: CallDevice):
 
 function parseChannelVector(name: string, value: unknown, channels: number, device: CallDevice): Vector | null {
   if (value === undefined) return null;
-  return checkVector(name, value, channels, `one value per channel [${channels}]`, device);
+  return checkVector(name, value, channels, () => `one value per channel [${channels}]`, device);
 }
 
 function parseOutputs(value: unknown, x: Tensor, geometry: UnitGeometry, mode: NormCall['mode'], device: CallDevice): NormCall['out'] {
   const out = value ?? {};
   if (typeof out !== 'object' || out === null) throw typeError('out', 'an object', out);
   checkKnownKeys('out', out, OUT_KEYS);
+  // Each property read once (a caller's object built with a leading spread gets a new hidden
+  // class on every call in V8, and then every read misses its cache).
   const given = out as { y?: unknown; mean?: unknown; var?: unknown; saved?: unknown };
+  const givenY = given.y;
+  const saved = given.saved;
   let y: Tensor | null = null;
-  if (given.y !== undefined) {
-    y = checkTensorLike('out.y', given.y, x, 'x');
+  if (givenY !== undefined) {
+    y = checkTensorLike('out.y', givenY, x, 'x');
     if (overlaps(y, x)) throw rangeError('out.y', 'must not share memory with x (the backward pass reads x)');
   }
-  if (given.saved !== undefined && !(given.saved instanceof SavedNormalization))
-    throw typeError('out.saved', 'the saved state of an earlier call', given.saved);
+  if (saved !== undefined && !(saved instanceof SavedNormalization)) throw typeError('out.saved', 'the saved state of an earlier call', saved);
   const perUnit = mode === 'fixed' ? [geometry.unitShape[1]] : geometry.unitShape;
   return {
     y,
     mean: checkOutput('out.mean', given.mean, perUnit, device),
     var: checkOutput('out.var', given.var, perUnit, device),
-    saved: (given.saved as SavedNormalization | undefined) ?? null,
+    saved: saved ?? null,
   };
+}
+
+function parseResidual(value: unknown, x: Tensor): Tensor | null {
+  return value === undefined ? null : checkTensorLike('residual', value, x, 'x');
 }
 
 /** Every option of a forward call, checked against the op's units (options.stream was checked into units.device). */
@@ -198,7 +205,7 @@ export function parseNormCall(op: NormOp, x: Tensor, options: NormOptions, units
     eps: checkEps(options.eps ?? 1e-5),
     gamma: parseChannelVector('gamma', options.gamma, channels, device),
     beta: parseChannelVector('beta', options.beta, channels, device),
-    residual: options.residual === undefined ? null : checkTensorLike('residual', options.residual, x, 'x'),
+    residual: parseResidual(options.residual, x),
     relu: checkActivation(options.activation ?? 'identity') === 'relu',
     gain: parseGain(options.gain, units.training, device),
     prior: parsePrior(options.prior, units.training, device),
@@ -236,11 +243,11 @@ export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, o
   const device = new CallDevice(x, given.stream);
   const dyTensor = checkTensorLike('dy', dy, x, 'x');
   const constant = forward.mode === 'fixed';
-  if (constant && (given.dMean !== undefined || given.dVar !== undefined))
-    throw rangeError(given.dMean !== undefined ? 'dMean' : 'dVar', 'not accepted after an inference-mode forward: its statistics are constants');
-  const units = saved.units;
   const dMean = given.dMean;
   const dVar = given.dVar;
+  if (constant && (dMean !== undefined || dVar !== undefined))
+    throw rangeError(dMean !== undefined ? 'dMean' : 'dVar', 'not accepted after an inference-mode forward: its statistics are constants');
+  const units = saved.units;
   const out = given.out ?? {};
   if (typeof out !== 'object' || out === null) throw typeError('out', 'an object', out);
   checkKnownKeys('out', out, BACKWARD_OUT_KEYS);
@@ -249,8 +256,8 @@ export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, o
   return {
     saved,
     dy: dyTensor,
-    dMean: dMean === undefined ? null : checkVector('dMean', dMean, units, perUnit(forward.geometry), device),
-    dVar: dVar === undefined ? null : checkVector('dVar', dVar, units, perUnit(forward.geometry), device),
+    dMean: dMean === undefined ? null : checkVector('dMean', dMean, units, () => perUnit(forward.geometry), device),
+    dVar: dVar === undefined ? null : checkVector('dVar', dVar, units, () => perUnit(forward.geometry), device),
     device,
     out: {
       dx: likeX('out.dx', out.dx, x),
@@ -264,7 +271,7 @@ export function parseNormBackwardCall(op: NormOp, dy: unknown, saved: unknown, o
   };
 }
 
-/** What dMean and dVar hold, for their message (built only when one is given). */
+/** What dMean and dVar hold, for their message. */
 function perUnit(geometry: UnitGeometry): string {
   return `one value per unit [${geometry.unitShape.join(', ')}]`;
 }
