@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <initializer_list>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -41,15 +42,34 @@ void store(float* p, V value) {
   else *p = value;
 }
 
+// Rows of 128 to 256 channels (512 B to 1 KB) are short streams that the hardware prefetcher takes
+// up late, so a sweep asks for the chunk's rows two blocks ahead, a line at a time as it goes. KN's
+// 32x128x28x28 NHWC backward took 2.4 to 2.8 ms without, 1.8 to 2.1 with; 32x256x14x14: 0.69 and
+// 0.62. With 64 and 512 channels it was 4 to 5% slower, with 2048 15% (the rows ahead then crowd
+// the L1 cache), so those go without.
+constexpr int64_t kPrefetchAhead = 2 * kRowBlock;
+constexpr int64_t kLineFloats = 16;
+
+bool prefetches(int64_t channels) { return channels >= 128 && channels <= 256; }
+
 // Calls block(c, first, block_rows, vector) for every block of rows and every channel vector
 // (then each channel left over): `first` is the memory index of the block's first row at channel
 // c, the block's rows follow at a stride of `channels`; `vector` is std::true_type for 4 channels.
+// `tensors` are the chunks the blocks read (null: none), for the prefetch.
 template <typename Block>
-void sweep_rows(int64_t rows, int64_t channels, Block&& block) {
+void sweep_rows(int64_t rows, int64_t channels, std::initializer_list<const float*> tensors, Block&& block) {
   const int64_t vectors = channels - channels % 4;
+  const bool prefetch = prefetches(channels);
   for (int64_t r = 0; r < rows; r += kRowBlock) {
     const int64_t block_rows = std::min(kRowBlock, rows - r);
-    for (int64_t c = 0; c < vectors; c += 4) block(c, r * channels + c, block_rows, std::true_type{});
+    const int64_t ahead_rows = prefetch ? std::clamp<int64_t>(rows - r - kPrefetchAhead, 0, kRowBlock) : 0;
+    for (int64_t c = 0; c < vectors; c += 4) {
+      if (ahead_rows > 0 && c % kLineFloats == 0)
+        for (const float* tensor : tensors)
+          for (int64_t k = 0; tensor && k < ahead_rows; ++k)
+            __builtin_prefetch(tensor + (r + kPrefetchAhead + k) * channels + c);
+      block(c, r * channels + c, block_rows, std::true_type{});
+    }
     for (int64_t c = vectors; c < channels; ++c) block(c, r * channels + c, block_rows, std::false_type{});
   }
 }
@@ -68,7 +88,7 @@ std::pair<float*, float*> zeroed_pair(int64_t channels) {
 void block_moments(const float* x, int64_t rows, int64_t channels, Moments<double>* out) {
   auto [sums, squares] = zeroed_pair(channels);
   const float* shift = x;  // the first row
-  sweep_rows(rows, channels, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
+  sweep_rows(rows, channels, {x}, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
     constexpr bool kVector = decltype(vector)::value;
     auto deviation = load<kVector>(sums + c), square = load<kVector>(squares + c);
     const auto center = load<kVector>(shift + c);
@@ -88,7 +108,7 @@ template <bool kRelu>
 void block_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
                          int64_t channels, const float* center, GradientSums<double>* out) {
   auto [sums_dy, sums_centered] = zeroed_pair(channels);
-  sweep_rows(rows, channels, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
+  sweep_rows(rows, channels, {x, dy, y}, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
     constexpr bool kVector = decltype(vector)::value;
     using V = decltype(load<kVector>(x));
     GradientSums<V> sums{load<kVector>(sums_dy + c), load<kVector>(sums_centered + c)};
