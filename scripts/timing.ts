@@ -3,9 +3,37 @@
 import { Tensor } from '../lib';
 import { tools } from '../tools/binding';
 
-/** Median milliseconds of `runs` calls of `fn`, after `warmup` untimed calls. */
-export function medianMs(fn: () => void, runs = 20, warmup = 3): number {
-  for (let i = 0; i < warmup; ++i) fn();
+/**
+ * How long a step is timed: untimed calls for at least `warmupMs` (and at least 3), then timed calls
+ * for at least `sampleMs` (and at least `minRuns`, at most MAX_RUNS), their median reported. A
+ * short step gets more calls: 20 calls of a 0.1 ms step sampled 2 ms of a noisy machine, which
+ * moved rows of the CPU benchmark by 30% from run to run. scripts/bench/torch_peer.py follows the
+ * same rule.
+ */
+export interface Sampling {
+  minRuns: number;
+  sampleMs: number;
+  warmupMs: number;
+}
+
+export const DEFAULT_SAMPLING: Sampling = { minRuns: 20, sampleMs: 100, warmupMs: 30 };
+const MIN_WARMUP_CALLS = 3;
+const MAX_RUNS = 10_000;
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** Median milliseconds of a call of `fn`, sampled as `sampling` says. */
+export function medianMs(fn: () => void, sampling: Sampling = DEFAULT_SAMPLING): number {
+  const warmupStart = nowMs();
+  let calls = 0;
+  while (calls < MIN_WARMUP_CALLS || nowMs() - warmupStart < sampling.warmupMs) {
+    fn();
+    calls += 1;
+  }
+  const perCall = (nowMs() - warmupStart) / calls;
+  const runs = Math.min(MAX_RUNS, Math.max(sampling.minRuns, Math.ceil(sampling.sampleMs / perCall)));
   const times: number[] = [];
   for (let i = 0; i < runs; ++i) {
     const start = process.hrtime.bigint();

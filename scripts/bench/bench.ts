@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { DType, Layout, cudaInfo, threadCount } from '../../lib';
-import { medianMs, memoryCeiling } from '../timing';
+import { DEFAULT_SAMPLING, medianMs, memoryCeiling } from '../timing';
 import { cudnnAvailable, deviceCopyBandwidth, eventTimer, measureCudnn, timingStream } from './measure-gpu';
 import { Inputs, PassTimes, Timer, makeInputs, measureOurs } from './measure-ours';
 import { measureTfjs } from './measure-tfjs';
@@ -65,13 +65,10 @@ const CPU_ON_CHIP = 512 * 1024; // bytes of L2 per core here
 const GPU_ON_CHIP = 48 * 1024 * 1024; // bytes of L2 on an H100-class GPU
 const GPU_ROTATION_BYTES = 256 * 1024 * 1024;
 
-// The CPU's timing, for ours and PyTorch alike: the median of CPU_RUNS after CPU_WARMUP untimed runs.
-const CPU_RUNS = 20;
-const CPU_WARMUP = 3;
-
+// The CPU's timing, for ours and PyTorch alike (timing.ts, Sampling).
 function cpuTimer(steps: Array<() => void>): number {
   let next = 0;
-  return medianMs(() => steps[next++ % steps.length](), CPU_RUNS, CPU_WARMUP);
+  return medianMs(() => steps[next++ % steps.length](), DEFAULT_SAMPLING);
 }
 
 /** Bytes of one statistic unit (KN: N x S; GKN: C/G x S), to decide whether x must be read twice. */
@@ -91,7 +88,7 @@ async function measureShape(shape: BenchShape, layout: Layout, dtype: DType, opt
   const stream = gpu ? timingStream() : undefined;
   const kn = measureOurs(shape, sets, true, time, stream);
   const bn = measureOurs(shape, sets, false, time, stream);
-  const torchTimes = torch ? await torch.measure(shape, layout, CPU_RUNS, CPU_WARMUP) : null;
+  const torchTimes = torch ? await torch.measure(shape, layout, DEFAULT_SAMPLING) : null;
   const ceiling = gpu ? { copy: deviceCopyBandwidth(sets, tensorBytes), read: null } : memoryCeiling(elementsOf(shape));
   const copy = ceiling.copy;
   let peer = { name: gpu ? 'cuDNN BN' : 'tfjs', times: null as Partial<PassTimes> | null };

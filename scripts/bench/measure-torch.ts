@@ -7,6 +7,7 @@ import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'child_process'
 import * as path from 'path';
 import * as readline from 'readline';
 import { Layout } from '../../lib';
+import { Sampling } from '../timing';
 import { PassTimes } from './measure-ours';
 import { BenchShape } from './shapes';
 
@@ -42,8 +43,8 @@ export class TorchPeer {
   }
 
   /** Median milliseconds of BN (for a KN shape) or GN (for a GKN shape) in training mode. */
-  async measure(shape: BenchShape, layout: Layout, runs: number, warmup: number): Promise<PassTimes> {
-    const request = { op: shape.op === 'kn' ? 'bn' : 'gn', n: shape.n, c: shape.c, hw: shape.hw, groups: shape.groups, layout, runs, warmup };
+  async measure(shape: BenchShape, layout: Layout, sampling: Sampling): Promise<PassTimes> {
+    const request = { op: shape.op === 'kn' ? 'bn' : 'gn', n: shape.n, c: shape.c, hw: shape.hw, groups: shape.groups, layout, ...sampling };
     this.child.stdin.write(`${JSON.stringify(request)}\n`);
     const answer = await this.answers.next();
     if (answer.done) throw new Error('PyTorch peer: the Python process ended (see its output above)');

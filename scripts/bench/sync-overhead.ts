@@ -12,13 +12,14 @@ const SHAPES: readonly (readonly number[])[] = [
   [2, 256, 14, 14],
   [2, 2048, 7, 7],
 ];
-const RUNS = 30;
+// Fixed counts, not a time budget: every rank must make the same collective calls.
+const SAMPLING = { minRuns: 30, sampleMs: 0, warmupMs: 0 };
 const ROUNDS = 3;
 
 /** The best of ROUNDS medians of each of `fns`, measured in alternation so that machine noise hits them alike. */
 function bestOfRounds(fns: readonly (() => unknown)[]): number[] {
   const best = fns.map(() => Infinity);
-  for (let round = 0; round < ROUNDS; ++round) fns.forEach((fn, i) => (best[i] = Math.min(best[i], medianMs(fn, RUNS))));
+  for (let round = 0; round < ROUNDS; ++round) fns.forEach((fn, i) => (best[i] = Math.min(best[i], medianMs(fn, SAMPLING))));
   return best;
 }
 
@@ -44,7 +45,7 @@ for (const shape of SHAPES) {
   rows.push(`| ${local.join('x')} of ${shape.join('x')} | ${alone.toFixed(3)} | ${synced.toFixed(3)} | ${(synced - alone).toFixed(3)} | ${exchanges.toFixed(3)} |`);
 }
 if (group.rank === 0) {
-  console.log(`KN forward + backward per rank, ${group.size} ranks, ${threadCount()} threads each, median of ${RUNS} (ms)\n`);
+  console.log(`KN forward + backward per rank, ${group.size} ranks, ${threadCount()} threads each, median of ${SAMPLING.minRuns} (ms)\n`);
   console.log('| shape (per rank of global) | alone | sync | sync - alone | the two all-gathers alone |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const row of rows) console.log(row);

@@ -1,19 +1,32 @@
 """The benchmark's CPU peer (scripts/bench/measure-torch.ts starts it): PyTorch's BatchNorm2d and
-GroupNorm in training mode, timed the way the benchmark times this package's ops (median of the
-same count after the same warm-up, wall clock). Reads one JSON request per line on stdin:
-  {"op": "bn" | "gn", "n", "c", "hw", "groups", "layout": "NCHW" | "NHWC", "runs", "warmup"}
+GroupNorm in training mode, timed the way the benchmark times this package's ops (scripts/timing.ts,
+Sampling: the same warm-up and sampling rule, wall clock). Reads one JSON request per line on stdin:
+  {"op": "bn" | "gn", "n", "c", "hw", "groups", "layout": "NCHW" | "NHWC", "minRuns", "sampleMs", "warmupMs"}
 and answers one JSON line {"forward", "backward", "forward+backward"} in milliseconds.
 argv[1]: the thread count (torch.set_num_threads)."""
 import json
+import math
 import sys
 import time
 
 import torch
 
+MIN_WARMUP_CALLS = 3
+MAX_RUNS = 10_000
 
-def median_ms(step, runs, warmup):
-    for _ in range(warmup):
+
+def now_ms():
+    return time.perf_counter_ns() / 1e6
+
+
+def median_ms(step, sampling):
+    warmup_start = now_ms()
+    calls = 0
+    while calls < MIN_WARMUP_CALLS or now_ms() - warmup_start < sampling["warmupMs"]:
         step()
+        calls += 1
+    per_call = (now_ms() - warmup_start) / calls
+    runs = min(MAX_RUNS, max(sampling["minRuns"], math.ceil(sampling["sampleMs"] / per_call)))
     times = []
     for _ in range(runs):
         start = time.perf_counter_ns()
@@ -30,7 +43,6 @@ def measure(request):
     dy = torch.rand(n, c, hw, hw).contiguous(memory_format=fmt)
     module = torch.nn.BatchNorm2d(c) if request["op"] == "bn" else torch.nn.GroupNorm(request["groups"], c)
     module.train()
-    runs, warmup = request["runs"], request["warmup"]
 
     def forward():
         with torch.no_grad():
@@ -49,9 +61,9 @@ def measure(request):
         kept.backward(dy, retain_graph=True)
 
     return {
-        "forward": median_ms(forward, runs, warmup),
-        "backward": median_ms(backward, runs, warmup),
-        "forward+backward": median_ms(forward_backward, runs, warmup),
+        "forward": median_ms(forward, request),
+        "backward": median_ms(backward, request),
+        "forward+backward": median_ms(forward_backward, request),
     }
 
 
