@@ -37,7 +37,17 @@ struct NormShape {
     if (layout == Layout::kNCHW) return index / spatial;
     return (index / (spatial * channels)) * channels + index % channels;
   }
-  KN_HOST_DEVICE int64_t column_of_unit(int64_t unit) const { return unit % unit_cols(); }
+  // On the CPU, KN's units (one channel each) and the units of the first row skip the divisions: a
+  // 64-bit one costs tens of cycles there, in loops over every unit (KN 2x2048x7x7 NHWC forward:
+  // 8% of its time). On the GPU the branches spilled registers in the statistics kernels.
+  KN_HOST_DEVICE int64_t column_of_unit(int64_t unit) const {
+#if defined(__CUDA_ARCH__)
+    return unit % unit_cols();
+#else
+    const int64_t cols = channels_per_unit == 1 ? channels : unit_cols();
+    return unit < cols ? unit : unit % cols;
+#endif
+  }
   // The i-th cell of a unit, in a fixed order (sample-major), as a (sample, channel) pair.
   KN_HOST_DEVICE int64_t unit_cell_sample(int64_t unit, int64_t i) const {
     return (unit / unit_cols()) * samples_per_unit + i / channels_per_unit;
