@@ -9,11 +9,23 @@
 import { expect } from 'chai';
 import { Communicator, InputStatistics, KalmanNorm, KalmanNormStatistics, Tensor, distributed, ops } from '../lib';
 import { gradientArrays } from './util/gradient-arrays';
-import { SYNC_CASES, caseData, checkRank, checkSummedGradients, shareOf, splitRuns, summedGradients, wholeRun } from './util/sync-cases';
+import { RunOutputs, SYNC_CASES, SyncCase, caseData, checkRank, checkSummedGradients, shareOf, splitRuns, summedGradients, wholeRun } from './util/sync-cases';
 import { makeRandom } from './util/random';
 
 // Float32 rounding: each rank merges its own cells first, so sums are added in another order.
 const RTOL = 2e-5;
+
+// Equal bytes (chai's deep equality walks a large array element by element, for seconds).
+function expectSameBits(actual: Float32Array | boolean, expected: Float32Array | boolean, label: string): void {
+  if (typeof actual === 'boolean' || typeof expected === 'boolean') {
+    expect(actual, label).to.equal(expected);
+    return;
+  }
+  const bytes = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  const differs = bytes(actual).compare(bytes(expected)) !== 0;
+  const first = differs ? actual.findIndex((value, i) => !Object.is(value, expected[i])) : -1;
+  expect(differs ? `first difference at ${first}: ${actual[first]} against ${expected[first]}` : 'same bits', label).to.equal('same bits');
+}
 
 describe('sync KN on the CPU (issue 15)', () => {
   for (const c of SYNC_CASES) {
@@ -38,6 +50,18 @@ describe('sync KN on the CPU (issue 15)', () => {
       const [split] = splitRuns(c, data, 'cpu', 1);
       expect(split).to.deep.equal(wholeRun(c, data, 'cpu'), c.name);
     }
+  });
+
+  // Past the cache, the CPU's whole call takes the one-pass units (csrc/cpu/unit_passes.h) while the
+  // split API takes the separate passes: the same bits.
+  it('a call past the CPU cache split into one part is the whole call, bit for bit (one-pass units against separate passes)', function () {
+    this.timeout(30000);
+    // 32 MiB of x: the forward's x and y pass 64 MiB, where KN's units (strided runs) take the one pass.
+    const c: SyncCase = { name: 'prior, relu', samples: 8, channels: 64, height: 128, width: 128, layout: 'NCHW', prior: true, relu: true };
+    const data = caseData(c);
+    const [split] = splitRuns(c, data, 'cpu', 1);
+    const whole = wholeRun(c, data, 'cpu');
+    for (const name of Object.keys(whole) as (keyof RunOutputs)[]) expectSameBits(split[name], whole[name], name);
   });
 
   it('moments are (count, mean, M2) per channel, in float64', () => {

@@ -2,9 +2,9 @@
 // per-cell math in between (csrc/common/kalman_norm_units.h, kalman_norm_cells.h: the same
 // functions the CUDA kernels call). Forward: one reduction pass and one element pass over x.
 // Backward: one reduction pass over (x, dy) and one element pass. A split call (CallPart, for
-// several processes) stops after the reduction (kSums) or starts after it (kFinish). A whole call
-// whose units are short contiguous runs (GKN in NCHW at small spatial sizes) takes the fused passes
-// of unit_passes.h instead: each unit reduced and written while it is in the cache, same bits.
+// several processes) stops after the reduction (kSums) or starts after it (kFinish). A whole NCHW
+// call whose units fit in the cache may take the fused passes of unit_passes.h instead: each unit
+// reduced and written while it is in the cache, same bits.
 #include "kalman_norm.h"
 
 #include <array>
@@ -154,7 +154,7 @@ void reduce_gradients(const Backward& args, UnitFn&& unit_fn) {
 void kalman_norm_forward_training(const TrainingForward& args) {
   const NormShape& shape = args.io.shape;
   const UnitState& state = args.state;
-  if (args.part == CallPart::kWhole && unit_passes_fit(shape)) {
+  if (args.part == CallPart::kWhole && unit_passes_fit(shape, UnitPass::kForward)) {
     // x read once (unit_passes.h): y as if the guard does not fire, normalized again when it does.
     fused_training_forward(args);
     *state.guard_fired = args.prior_mean.values != nullptr && decide_guard(args) ? 1 : 0;
@@ -189,7 +189,7 @@ void kalman_norm_backward(const Backward& args) {
     return;
   }
   const Scratch<UnitBackward<float>> units = scratch<UnitBackward<float>>(shape.units());
-  const bool one_pass = args.part == CallPart::kWhole && unit_passes_fit(shape);
+  const bool one_pass = args.part == CallPart::kWhole && unit_passes_fit(shape, UnitPass::kBackward);
   if (one_pass) {
     fused_backward(args, fused, units.get());  // x and dy read once (unit_passes.h): dx, dgamma, dbeta
   } else if (args.part == CallPart::kFinish) {

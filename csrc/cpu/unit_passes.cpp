@@ -1,10 +1,11 @@
-// A work item is one unit whose elements are one contiguous run (NCHW, one sample per unit: GKN's
-// groups): it is reduced by the chunk kernels in the chunks the separate passes use, finished by the
-// shared per-unit functions, and written by the element rows while it is in the cache, in the order
-// of the separate passes, so the bits are theirs. Tried and left out (slower at 2 threads, 2026-11-30):
-// KN units of several samples (strided runs: their per-unit chains of merges, square root and
-// division no longer overlap across units, 2x2048x7x7 NCHW 10% slower), and NHWC blocks of channels
-// over all rows (narrower row segments: 10 to 35% slower).
+// A work item is one NCHW unit: its cells' runs are reduced by the chunk kernels in the chunks the
+// separate passes use (a unit of one sample, GKN's group, as one run), finished by the shared
+// per-unit functions, and written by the element rows while the unit is in the cache, in the order
+// of the separate passes, so the bits are theirs. Tried and left out: NHWC blocks of channels over
+// all rows, which would read x once there too. 10 to 35% slower on small tensors (2026-11-30); on
+// large ones each row's block is a short strided read, and a bare C++ loop over a 103 MB tensor
+// (100352 rows of 256 channels) took 39 to 51 ms in blocks of 16 to 64 channels against 12 to 13 ms
+// for two full sweeps (2026-12-01).
 #include "unit_passes.h"
 
 #include <type_traits>
@@ -24,15 +25,24 @@ namespace {
 using namespace chunk_kernels;
 using namespace element_rows;
 
-// Units whose cells are short (up to kMaxCellElements: the separate backward reduces them one small
-// cell at a time, in a job of its own), of at least kMinUnitElements elements (which hide the latency
-// of the unit's chain) and up to kMaxUnitBytes (x's part; with dy, and y under relu, the backward
-// reads three times that, within a 512 KB L2). Measured at 2 threads: GKN 2x2048x7x7 (cells of 49)
-// 8% faster; 2x256x14x14 (196) 2% slower and 2x64x56x56 (3136) 8% slower, so they keep the
-// separate passes.
-constexpr int64_t kMaxCellElements = 64;
-constexpr int64_t kMinUnitElements = 1024;
-constexpr int64_t kMaxUnitBytes = 128 * 1024;
+// Which calls take these passes, measured at 2 threads against the separate passes (2026-12-01,
+// docs/BENCHMARKS.md, sixth round). A unit must stay in the cache between its reduction and its
+// writes: up to kMaxUnitBytes of x (and as much dy). A unit that is one contiguous run (one sample:
+// GKN's groups) is read as one stream: the backward from kMinBackwardRun elements (GKN 2x512x7x7,
+// units of 784: 15% faster), the forward from kMinForwardRun (2x64x56x56, 6272: 20% faster;
+// 2x256x14x14, 1568: 12% slower) or with cells of up to kMaxShortCell elements (which the separate
+// pass reduces one small cell at a time) from kMinShortCellUnit (2x2048x7x7: 8% faster). A unit of
+// several samples (KN) is strided runs, one per cell: it pays where the separate passes' second
+// read of x comes from memory, kMinStridedTraffic bytes of x, y, dy and dx from on, and its runs
+// are long enough to stream (KN 32x512x28x28: forward 5%, backward 15% faster; 32x1024x14x14, runs
+// of 196: 30% slower).
+constexpr int64_t kMaxUnitBytes = int64_t(2) << 20;
+constexpr int64_t kMinBackwardRun = 512;
+constexpr int64_t kMinForwardRun = 4096;
+constexpr int64_t kMaxShortCell = 64;
+constexpr int64_t kMinShortCellUnit = 1024;
+constexpr int64_t kMinStridedTraffic = int64_t(64) << 20;
+constexpr int64_t kMinStridedCell = 784;
 
 // Calls fn(std::bool_constant<a>, std::bool_constant<b>, std::bool_constant<c>).
 template <typename Fn>
@@ -49,11 +59,28 @@ void with_flags(bool a, bool b, bool c, Fn&& fn) {
   else with_b(std::false_type{});
 }
 
+// Calls cell_fn(sample, channel) for each cell of `unit`, sample-major.
+template <typename CellFn>
+void for_each_unit_cell(const NormShape& shape, int64_t unit, CellFn&& cell_fn) {
+  const int64_t first_sample = shape.unit_cell_sample(unit, 0), first_channel = shape.unit_cell_channel(unit, 0);
+  for (int64_t n = first_sample; n < first_sample + shape.samples_per_unit; ++n)
+    for (int64_t c = first_channel; c < first_channel + shape.channels_per_unit; ++c) cell_fn(n, c);
+}
+
+// A cell's reduction chunk by chunk in order, as reduce_runs (cell_reductions.cpp) folds it.
+template <typename Partial, typename ChunkFn, typename Fold>
+Partial chunked(const ChunkPlan& plan, ChunkFn&& chunk_fn, Fold&& fold) {
+  Partial total = chunk_fn(plan.chunk_begin(0), plan.chunk_size(0));
+  for (int64_t chunk = 1; chunk < plan.chunks_per_cell(); ++chunk)
+    total = fold(total, chunk_fn(plan.chunk_begin(chunk), plan.chunk_size(chunk)));
+  return total;
+}
+
 template <bool kResidual, bool kRelu, bool kStreaming>
-void forward_units(const TrainingForward& args, Moments<double>* run_moments_of) {
+void forward_units(const TrainingForward& args, Moments<double>* run_cells) {
   const ForwardIO& io = args.io;
   const NormShape& shape = io.shape;
-  const NormShape runs = reduced_shape(shape);  // a unit's run as one cell, as the separate pass reduces it
+  const NormShape runs = reduced_shape(shape);  // the cells as the separate pass reduces them
   const ChunkPlan plan(runs);
   const UnitState& state = args.state;
   const bool with_prior = args.prior_mean.values != nullptr;
@@ -62,23 +89,20 @@ void forward_units(const TrainingForward& args, Moments<double>* run_moments_of)
   float* y = io.y.as<float>();
   parallel_for(shape.units(), 2 * shape.unit_size(), [&](int64_t begin, int64_t end) {
     for (int64_t unit = begin; unit < end; ++unit) {
-      // The unit's moments, chunk by chunk in order (cell_moments over the run shape), then merged
-      // into the unit as unit_moments does.
-      const int64_t run = unit * runs.spatial;
-      Moments<double> moments = run_moments(x + run, plan.chunk_size(0));
-      for (int64_t chunk = 1; chunk < plan.chunks_per_cell(); ++chunk)
-        moments = merge_moments(moments, run_moments(x + run + plan.chunk_begin(chunk), plan.chunk_size(chunk)));
-      run_moments_of[unit] = moments;  // the run shape's cell `unit`
-      write_unit_observation(state, unit, unit_moments(runs, run_moments_of, unit));
+      for_each_unit_cell(runs, unit, [&](int64_t sample, int64_t channel) {
+        const int64_t cell = sample * runs.channels + channel;
+        const float* run = x + cell * runs.spatial;
+        run_cells[cell] = chunked<Moments<double>>(
+            plan, [&](int64_t at, int64_t length) { return run_moments(run + at, length); }, merge_moments<double>);
+      });
+      write_unit_observation(state, unit, unit_moments(runs, run_cells, unit));
       write_unit_posterior(args, unit, with_prior);
-      const int64_t sample = unit / shape.unit_cols();
-      const int64_t first_channel = shape.unit_cell_channel(unit, 0);
-      for (int64_t c = first_channel; c < first_channel + shape.channels_per_unit; ++c) {
-        const NormalizeCell k = normalize_cell(state.posterior_mean, state.rstd, io.epilogue.gamma, io.epilogue.beta, unit, c);
-        const int64_t offset = (sample * shape.channels + c) * shape.spatial;
+      for_each_unit_cell(shape, unit, [&](int64_t sample, int64_t channel) {
+        const NormalizeCell k = normalize_cell(state.posterior_mean, state.rstd, io.epilogue.gamma, io.epilogue.beta, unit, channel);
+        const int64_t offset = (sample * shape.channels + channel) * shape.spatial;
         normalize_row<0, kResidual, kRelu, kStreaming>(x + offset, kResidual ? residual + offset : nullptr, y + offset,
                                                        shape.spatial, &k.center, &k.scale, &k.shift);
-      }
+      });
     }
     if (kStreaming) store_fence();
   });
@@ -96,29 +120,27 @@ void backward_units(const Backward& args, bool fused, UnitBackward<float>* units
   float* dresidual = args.dresidual.as<float>();
   parallel_for(shape.units(), 2 * shape.unit_size(), [&](int64_t begin, int64_t end) {
     for (int64_t unit = begin; unit < end; ++unit) {
-      const int64_t sample = unit / shape.unit_cols();
-      const int64_t first_channel = shape.unit_cell_channel(unit, 0);
       const float center = forward.posterior_mean[unit];
-      // Each cell's sums, chunk by chunk in order (cell_gradient_sums).
-      for (int64_t c = first_channel; c < first_channel + shape.channels_per_unit; ++c) {
-        const int64_t cell = sample * shape.channels + c, offset = cell * shape.spatial;
-        const auto chunk_sums = [&](int64_t chunk) {
-          const int64_t at = offset + plan.chunk_begin(chunk);
-          return run_gradient_sums<kRelu>(x + at, dy + at, kRelu ? y + at : nullptr, plan.chunk_size(chunk), center);
-        };
-        GradientSums<double> total = chunk_sums(0);
-        for (int64_t chunk = 1; chunk < plan.chunks_per_cell(); ++chunk) total = merge_gradient_sums(total, chunk_sums(chunk));
-        cells[cell] = total;
-      }
+      for_each_unit_cell(shape, unit, [&](int64_t sample, int64_t channel) {
+        const int64_t cell = sample * shape.channels + channel, offset = cell * shape.spatial;
+        const auto fold = [](const GradientSums<double>& a, const GradientSums<double>& b) { return merge_gradient_sums(a, b); };
+        cells[cell] = chunked<GradientSums<double>>(
+            plan,
+            [&](int64_t at, int64_t length) {
+              at += offset;
+              return run_gradient_sums<kRelu>(x + at, dy + at, kRelu ? y + at : nullptr, length, center);
+            },
+            fold);
+      });
       units[unit] = backward_of_unit(args, unit, fused,
                                      unit_gradient_part(args, unit, unit_gradient_sums(shape, cells, args.gamma, unit)));
-      for (int64_t c = first_channel; c < first_channel + shape.channels_per_unit; ++c) {
-        const InputGradientCell k = input_gradient_cell(args.gamma, forward.rstd, forward.observed_mean, units, unit, c);
-        const int64_t offset = (sample * shape.channels + c) * shape.spatial;
+      for_each_unit_cell(shape, unit, [&](int64_t sample, int64_t channel) {
+        const InputGradientCell k = input_gradient_cell(args.gamma, forward.rstd, forward.observed_mean, units, unit, channel);
+        const int64_t offset = (sample * shape.channels + channel) * shape.spatial;
         input_gradient_row<0, kRelu, kResidualGrad, kStreaming>(
             x + offset, dy + offset, kRelu ? y + offset : nullptr, dx + offset, kResidualGrad ? dresidual + offset : nullptr,
             shape.spatial, InputGradientCoefficients{&k.scale, &k.center, &k.centered, &k.constant}, 0);
-      }
+      });
     }
     if (kStreaming) store_fence();
   });
@@ -126,15 +148,21 @@ void backward_units(const Backward& args, bool fused, UnitBackward<float>* units
 
 }  // namespace
 
-bool unit_passes_fit(const NormShape& shape) {
-  return shape.layout == Layout::kNCHW && shape.samples_per_unit == 1 && shape.channels_per_unit > 1 &&
-         shape.spatial <= kMaxCellElements && shape.unit_size() >= kMinUnitElements &&
-         shape.unit_size() * int64_t(sizeof(float)) <= kMaxUnitBytes;
+bool unit_passes_fit(const NormShape& shape, UnitPass pass) {
+  const int64_t unit = shape.unit_size();
+  if (shape.layout != Layout::kNCHW || unit * int64_t(sizeof(float)) > kMaxUnitBytes) return false;
+  const bool forward = pass == UnitPass::kForward;
+  if (shape.samples_per_unit == 1) {
+    if (!forward) return unit >= kMinBackwardRun;
+    return unit >= kMinForwardRun || (shape.spatial <= kMaxShortCell && unit >= kMinShortCellUnit);
+  }
+  const int64_t traffic = (forward ? 2 : 3) * shape.elements() * int64_t(sizeof(float));  // x, y / x, dy, dx
+  return traffic >= kMinStridedTraffic && shape.spatial >= kMinStridedCell;
 }
 
 void fused_training_forward(const TrainingForward& args) {
   const ForwardIO& io = args.io;
-  const Scratch<Moments<double>> runs = scratch<Moments<double>>(io.shape.units());
+  const Scratch<Moments<double>> runs = scratch<Moments<double>>(reduced_shape(io.shape).cells());
   with_flags(bool(io.epilogue.residual), io.epilogue.relu, streaming_output(io.shape, io.y.as<float>()),
              [&](auto kResidual, auto kRelu, auto kStreaming) {
                forward_units<decltype(kResidual)::value, decltype(kRelu)::value, decltype(kStreaming)::value>(

@@ -1,6 +1,6 @@
-// Fused passes of the CPU backend for calls whose units are small: each work item is whole units
-// (a unit row's samples by a block of channels), reduced and then written while its elements are in
-// the cache, so x (and dy) come from memory once. They call the same chunk kernels, shared per-unit
+// Fused passes of the CPU backend for NCHW calls whose units fit in the cache: each work item is one
+// unit, reduced and then written while its elements are in the cache, so x (and dy) come from memory
+// once. They call the same chunk kernels, shared per-unit
 // functions and element rows as the separate passes, in the same order, so results have the same bits.
 #pragma once
 
@@ -9,9 +9,12 @@
 
 namespace kn {
 
-// Whether the fused passes take a call of this shape: an item's elements fit in the cache. Depends on
-// the shape alone, so a shape always takes the same path whatever the thread count.
-bool unit_passes_fit(const NormShape& shape);
+enum class UnitPass { kForward, kBackward };
+
+// Whether the fused passes take a whole call of this shape: NCHW units that fit in the cache, where
+// reading them once was measured faster. Depends on the shape alone, so a shape always takes the
+// same path whatever the thread count.
+bool unit_passes_fit(const NormShape& shape, UnitPass pass);
 
 // Forward in training mode, a whole call (CallPart::kWhole): per item, the moments of its cells,
 // each unit's observation, its posterior as if the guard does not fire (fused with the prior when one
