@@ -61,7 +61,9 @@ function parseOptions(argv: string[]): Options {
 // Elements up to which tfjs's CPU backend is run (it takes seconds per step beyond; fewer with --quick).
 const CPU_TFJS_LIMIT = 1 << 20;
 const CPU_TFJS_QUICK_LIMIT = 1 << 19;
-const CPU_ON_CHIP = 512 * 1024; // bytes of L2 per core here
+// Bytes of cache one thread can keep a unit in between its two sweeps: here the 32 MiB L3 shared by
+// 2 cores (the one-pass units of csrc/cpu/unit_passes.h keep units of up to 2 MiB there).
+const CPU_ON_CHIP = 16 * 1024 * 1024;
 const GPU_ON_CHIP = 48 * 1024 * 1024; // bytes of L2 on an H100-class GPU
 const GPU_ROTATION_BYTES = 256 * 1024 * 1024;
 
