@@ -8,6 +8,7 @@
 // for two full sweeps (2026-12-01).
 #include "unit_passes.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "../common/kalman_norm_cells.h"
@@ -76,6 +77,37 @@ Partial chunked(const ChunkPlan& plan, ChunkFn&& chunk_fn, Fold&& fold) {
   return total;
 }
 
+// While a KN unit (strided runs) is written from the cache, this thread's reads from memory would
+// idle: each segment of a row first asks for the same segment of the next unit's cell (the next
+// channel's, right after it), so that unit's reduction finds it in the cache. KN 32x256x56x56 NCHW
+// forward: 10.3 to 10.6 ms without, 8.7 to 8.9 with segments of 64 floats (9.0 to 9.3 with 256, no
+// gain with 1024). Left out where it was slower: the backward (x and dy ahead: GKN 4x64x112x112 20%
+// slower, KN 32x64x112x112 7%) and GKN's contiguous units, which the hardware prefetcher follows.
+constexpr int64_t kSegment = 64;
+constexpr int64_t kLineFloats = 16;
+
+// Calls row(at, length) over the `length` elements of a row of x in segments; `ahead`: how far on
+// the next unit's cell is (0: no next unit).
+template <typename RowFn>
+void write_asking_ahead(const float* x_row, int64_t length, int64_t ahead, RowFn&& row) {
+  if (ahead == 0) {
+    row(0, length);
+    return;
+  }
+  for (int64_t at = 0; at < length; at += kSegment) {
+    const int64_t segment = std::min(kSegment, length - at);
+    for (int64_t i = 0; i < segment; i += kLineFloats) __builtin_prefetch(x_row + ahead + at + i);
+    row(at, segment);
+  }
+}
+
+// How far on the cells of the next unit of the item are, when it is KN's next channel.
+int64_t next_unit_distance(const NormShape& shape, int64_t unit, int64_t end) {
+  const bool strided = shape.samples_per_unit > 1 && shape.channels_per_unit == 1;
+  if (!strided || unit + 1 >= end || shape.column_of_unit(unit) + 1 == shape.unit_cols()) return 0;
+  return shape.spatial;
+}
+
 template <bool kResidual, bool kRelu, bool kStreaming>
 void forward_units(const TrainingForward& args, Moments<double>* run_cells) {
   const ForwardIO& io = args.io;
@@ -97,11 +129,15 @@ void forward_units(const TrainingForward& args, Moments<double>* run_cells) {
       });
       write_unit_observation(state, unit, unit_moments(runs, run_cells, unit));
       write_unit_posterior(args, unit, with_prior);
+      const int64_t ahead = next_unit_distance(shape, unit, end);
       for_each_unit_cell(shape, unit, [&](int64_t sample, int64_t channel) {
         const NormalizeCell k = normalize_cell(state.posterior_mean, state.rstd, io.epilogue.gamma, io.epilogue.beta, unit, channel);
         const int64_t offset = (sample * shape.channels + channel) * shape.spatial;
-        normalize_row<0, kResidual, kRelu, kStreaming>(x + offset, kResidual ? residual + offset : nullptr, y + offset,
-                                                       shape.spatial, &k.center, &k.scale, &k.shift);
+        write_asking_ahead(x + offset, shape.spatial, ahead, [&](int64_t at, int64_t length) {
+          at += offset;
+          normalize_row<0, kResidual, kRelu, kStreaming>(x + at, kResidual ? residual + at : nullptr, y + at, length,
+                                                         &k.center, &k.scale, &k.shift);
+        });
       });
     }
     if (kStreaming) store_fence();
