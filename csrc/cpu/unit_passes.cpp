@@ -33,17 +33,19 @@ using namespace element_rows;
 // units of 784: 15% faster), the forward from kMinForwardRun (2x64x56x56, 6272: 20% faster;
 // 2x256x14x14, 1568: 12% slower) or with cells of up to kMaxShortCell elements (which the separate
 // pass reduces one small cell at a time) from kMinShortCellUnit (2x2048x7x7: 8% faster). A unit of
-// several samples (KN) is strided runs, one per cell: it pays where the separate passes' second
-// read of x comes from memory, kMinStridedTraffic bytes of x, y, dy and dx from on, and its runs
-// are long enough to stream (KN 32x512x28x28: forward 5%, backward 15% faster; 32x1024x14x14, runs
-// of 196: 30% slower).
+// several samples (KN) is strided runs, one per cell, which must be long enough to stream (from
+// kMinStridedCell: 32x1024x14x14, runs of 196, was 30% slower). Its forward, which asks for the
+// next unit while writing (write_asking_ahead), was as fast or faster at every size (32x64x56x56
+// 12 to 18%, 32x128x28x28 11 to 14%, 4x64x56x56 8%, 2x128x28x28 even); its backward pays only
+// where the separate passes' second read of x and dy comes from memory, from kMinStridedBackward
+// bytes of x, dy and dx (32x512x28x28 15% faster; 32x128x28x28, 38 MB, 8 to 20% slower).
 constexpr int64_t kMaxUnitBytes = int64_t(2) << 20;
 constexpr int64_t kMinBackwardRun = 512;
 constexpr int64_t kMinForwardRun = 4096;
 constexpr int64_t kMaxShortCell = 64;
 constexpr int64_t kMinShortCellUnit = 1024;
-constexpr int64_t kMinStridedTraffic = int64_t(64) << 20;
 constexpr int64_t kMinStridedCell = 784;
+constexpr int64_t kMinStridedBackward = int64_t(64) << 20;
 
 // Calls fn(std::bool_constant<a>, std::bool_constant<b>, std::bool_constant<c>).
 template <typename Fn>
@@ -192,8 +194,8 @@ bool unit_passes_fit(const NormShape& shape, UnitPass pass) {
     if (!forward) return unit >= kMinBackwardRun;
     return unit >= kMinForwardRun || (shape.spatial <= kMaxShortCell && unit >= kMinShortCellUnit);
   }
-  const int64_t traffic = (forward ? 2 : 3) * shape.elements() * int64_t(sizeof(float));  // x, y / x, dy, dx
-  return traffic >= kMinStridedTraffic && shape.spatial >= kMinStridedCell;
+  if (shape.spatial < kMinStridedCell) return false;
+  return forward || 3 * shape.elements() * int64_t(sizeof(float)) >= kMinStridedBackward;  // x, dy, dx
 }
 
 void fused_training_forward(const TrainingForward& args) {
