@@ -38,7 +38,11 @@ using namespace element_rows;
 // next unit while writing (write_asking_ahead), was as fast or faster at every size (32x64x56x56
 // 12 to 18%, 32x128x28x28 11 to 14%, 4x64x56x56 8%, 2x128x28x28 even); its backward pays only
 // where the separate passes' second read of x and dy comes from memory, from kMinStridedBackward
-// bytes of x, dy and dx (32x512x28x28 15% faster; 32x128x28x28, 38 MB, 8 to 20% slower).
+// bytes of x, dy and dx (32x512x28x28 15% faster; 32x128x28x28, 38 MB, 8 to 20% slower). A call
+// of fewer than kMinUnits units (a few channels or groups) keeps the separate passes, which spread
+// its cells and rows over the threads where items of whole units would leave threads idle (KN
+// 2x3x224x224 forward: 0.114 to 0.127 ms as 3 items, 0.106 to 0.107 separate).
+constexpr int64_t kMinUnits = 16;
 constexpr int64_t kMaxUnitBytes = int64_t(2) << 20;
 constexpr int64_t kMinBackwardRun = 512;
 constexpr int64_t kMinForwardRun = 4096;
@@ -188,7 +192,8 @@ void backward_units(const Backward& args, bool fused, UnitBackward<float>* units
 
 bool unit_passes_fit(const NormShape& shape, UnitPass pass) {
   const int64_t unit = shape.unit_size();
-  if (shape.layout != Layout::kNCHW || unit * int64_t(sizeof(float)) > kMaxUnitBytes) return false;
+  if (shape.layout != Layout::kNCHW || shape.units() < kMinUnits || unit * int64_t(sizeof(float)) > kMaxUnitBytes)
+    return false;
   const bool forward = pass == UnitPass::kForward;
   if (shape.samples_per_unit == 1) {
     if (!forward) return unit >= kMinBackwardRun;

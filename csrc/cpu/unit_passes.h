@@ -1,7 +1,7 @@
 // Fused passes of the CPU backend for NCHW calls whose units fit in the cache: each work item is one
 // unit, reduced and then written while its elements are in the cache, so x (and dy) come from memory
-// once. They call the same chunk kernels, shared per-unit
-// functions and element rows as the separate passes, in the same order, so results have the same bits.
+// once. They call the same chunk kernels, shared per-unit functions and element rows as the separate
+// passes, in the same order, so results have the same bits.
 #pragma once
 
 #include "../common/kalman_norm_call.h"
