@@ -134,10 +134,8 @@ void reduce_runs(const NormShape& shape, const ChunkPlan& plan, Partial* cells, 
     int64_t sample = begin / shape.channels, channel = begin % shape.channels;
     for (int64_t cell = begin; cell < end; ++cell) {
       const int64_t offset = cell * shape.spatial;
-      Partial total = run_pass(sample, channel, offset, plan.chunk_size(0));
-      for (int64_t chunk = 1; chunk < plan.chunks_per_cell(); ++chunk)
-        total = fold(total, run_pass(sample, channel, offset + plan.chunk_begin(chunk), plan.chunk_size(chunk)));
-      cells[cell] = total;
+      cells[cell] = plan.fold_chunks(
+          [&](int64_t at, int64_t length) -> Partial { return run_pass(sample, channel, offset + at, length); }, fold);
       if (++channel == shape.channels) {
         channel = 0;
         ++sample;

@@ -39,6 +39,15 @@ class ChunkPlan {
     return std::min(chunk_length_, shape_.spatial - chunk * chunk_length_);
   }
 
+  // A cell's partial: chunk_fn(begin, length) of each chunk, folded in chunk order (every pass that
+  // reduces runs folds them here, so their bits agree).
+  template <typename ChunkFn, typename Fold>
+  auto fold_chunks(ChunkFn&& chunk_fn, Fold&& fold) const {
+    auto total = chunk_fn(chunk_begin(0), chunk_size(0));
+    for (int64_t chunk = 1; chunk < chunks_; ++chunk) total = fold(total, chunk_fn(chunk_begin(chunk), chunk_size(chunk)));
+    return total;
+  }
+
  private:
   NormShape shape_;
   int64_t chunk_length_ = 1;

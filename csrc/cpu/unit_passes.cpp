@@ -74,15 +74,6 @@ void for_each_unit_cell(const NormShape& shape, int64_t unit, CellFn&& cell_fn) 
     for (int64_t c = first_channel; c < first_channel + shape.channels_per_unit; ++c) cell_fn(n, c);
 }
 
-// A cell's reduction chunk by chunk in order, as reduce_runs (cell_reductions.cpp) folds it.
-template <typename Partial, typename ChunkFn, typename Fold>
-Partial chunked(const ChunkPlan& plan, ChunkFn&& chunk_fn, Fold&& fold) {
-  Partial total = chunk_fn(plan.chunk_begin(0), plan.chunk_size(0));
-  for (int64_t chunk = 1; chunk < plan.chunks_per_cell(); ++chunk)
-    total = fold(total, chunk_fn(plan.chunk_begin(chunk), plan.chunk_size(chunk)));
-  return total;
-}
-
 // While a KN unit (strided runs) is written from the cache, this thread's reads from memory would
 // idle: each segment of a row first asks for the same segment of the next unit's cell (the next
 // channel's, right after it), so that unit's reduction finds it in the cache. KN 32x256x56x56 NCHW
@@ -130,8 +121,8 @@ void forward_units(const TrainingForward& args, Moments<double>* run_cells) {
       for_each_unit_cell(runs, unit, [&](int64_t sample, int64_t channel) {
         const int64_t cell = sample * runs.channels + channel;
         const float* run = x + cell * runs.spatial;
-        run_cells[cell] = chunked<Moments<double>>(
-            plan, [&](int64_t at, int64_t length) { return run_moments(run + at, length); }, merge_moments<double>);
+        run_cells[cell] =
+            plan.fold_chunks([&](int64_t at, int64_t length) { return run_moments(run + at, length); }, merge_moments<double>);
       });
       write_unit_observation(state, unit, unit_moments(runs, run_cells, unit));
       write_unit_posterior(args, unit, with_prior);
@@ -166,8 +157,7 @@ void backward_units(const Backward& args, bool fused, UnitBackward<float>* units
       for_each_unit_cell(shape, unit, [&](int64_t sample, int64_t channel) {
         const int64_t cell = sample * shape.channels + channel, offset = cell * shape.spatial;
         const auto fold = [](const GradientSums<double>& a, const GradientSums<double>& b) { return merge_gradient_sums(a, b); };
-        cells[cell] = chunked<GradientSums<double>>(
-            plan,
+        cells[cell] = plan.fold_chunks(
             [&](int64_t at, int64_t length) {
               at += offset;
               return run_gradient_sums<kRelu>(x + at, dy + at, kRelu ? y + at : nullptr, length, center);
