@@ -159,6 +159,7 @@ export interface NativeAddon {
   kalmanNormForwardFixedAsync(args: Placed<NativeFixedForward>): Promise<void>;
   kalmanNormBackwardAsync(args: Placed<NativeBackward>): Promise<void>;
   threadCount(): number;
+  cpuVectorWidth(): number;
   cudaInfo(): CudaInfo;
   /** Transition ops (csrc/addon/transition_binding.cpp): each takes `where` plus sizes and float32 buffers. */
   affineMoments(args: Placed<Record<string, unknown>>): void;

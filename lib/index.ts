@@ -32,7 +32,7 @@ export { KalmanNorm } from './layers/kalman-norm-layer';
 export type { KalmanNormLayerOptions } from './layers/kalman-norm-layer';
 export { GroupKalmanNorm } from './layers/group-kalman-norm-layer';
 export type { LayerForwardInputs, LayerGradients, LayerOptions } from './layers/normalization-layer';
-export { diagnostics, threadCount } from './runtime';
+export { cpuVectorWidth, diagnostics, threadCount } from './runtime';
 export { MomentNode } from './layers/moment-graph';
 export type { RowsGradient, TiedWeight } from './layers/moment-graph';
 export { activationOf, linkFeedForward, linkResNetBasicBlock, linkStack, moments } from './layers/links';

@@ -5,6 +5,14 @@ export function threadCount(): number {
   return native().threadCount();
 }
 
+/**
+ * Floats per vector in the CPU backend's loops: 8 (AVX2) where the CPU has AVX2, else 4 (SSE2).
+ * Results have the same bits at either width. KN_CPU_VECTOR_WIDTH=4 keeps the 4-float loops.
+ */
+export function cpuVectorWidth(): number {
+  return native().cpuVectorWidth();
+}
+
 /** What the CUDA backend did, where it can tell: the emulated build (KN_CUDA=emulate) only. */
 export const diagnostics = {
   /**

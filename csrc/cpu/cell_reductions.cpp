@@ -14,6 +14,7 @@
 #include "chunk_plan.h"
 #include "scratch.h"
 #include "thread_pool.h"
+#include "vector_width.h"
 
 namespace kn {
 namespace {
@@ -21,7 +22,7 @@ namespace {
 using namespace chunk_kernels;
 
 // NHWC chunks: `rows` rows of `channels` floats, channels contiguous. Every sweep walks the chunk
-// in blocks of kRowBlock rows; within a block, 4 channels at a time (one vector), each channel's
+// in blocks of kRowBlock rows; within a block, W channels at a time (one vector), each channel's
 // accumulator stays in a register across the block's rows, and is kept between blocks in a
 // thread-local array (one float per channel). Each channel adds its rows in row order, so the block
 // size does not change the bits. Each row of a block is its own stream of memory (two in the
@@ -29,16 +30,16 @@ using namespace chunk_kernels;
 
 constexpr int64_t kRowBlock = 4;
 
-// Loads one float, or a Float4 when kVector.
-template <bool kVector>
-auto load(const float* p) {
-  if constexpr (kVector) return load4(p);
+// Loads one float (V = 1), or a vector of V floats.
+template <int V>
+KN_LANES_INLINE auto load_channels(const float* p) {
+  if constexpr (V > 1) return load<V>(p);
   else return *p;
 }
 
-template <bool kVector, typename V>
-void store(float* p, V value) {
-  if constexpr (kVector) store4(p, value);
+template <int V, typename T>
+KN_LANES_INLINE void store_channels(float* p, T value) {
+  if constexpr (V > 1) store<V>(p, value);
   else *p = value;
 }
 
@@ -52,25 +53,26 @@ constexpr int64_t kLineFloats = 16;
 
 bool prefetches(int64_t channels) { return channels >= 128 && channels <= 256; }
 
-// Calls block(c, first, block_rows, vector) for every block of rows and every channel vector
-// (then each channel left over): `first` is the memory index of the block's first row at channel
-// c, the block's rows follow at a stride of `channels`; `vector` is std::true_type for 4 channels.
-// `tensors` are the chunks the blocks read (null: none), for the prefetch.
-template <typename Block>
-void sweep_rows(int64_t rows, int64_t channels, std::initializer_list<const float*> tensors, Block&& block) {
-  const int64_t vectors = channels - channels % 4;
+// Calls block(c, first, block_rows, VectorWidth<V>) for every block of rows and every vector of W
+// channels (then each channel left over, V = 1): `first` is the memory index of the block's first
+// row at channel c, the block's rows follow at a stride of `channels`. `tensors` are the chunks the
+// blocks read (null: none), for the prefetch.
+template <int W, typename Block>
+KN_LANES_INLINE void sweep_rows(int64_t rows, int64_t channels, std::initializer_list<const float*> tensors,
+                                Block&& block) {
+  const int64_t vectors = channels - channels % W;
   const bool prefetch = prefetches(channels);
   for (int64_t r = 0; r < rows; r += kRowBlock) {
     const int64_t block_rows = std::min(kRowBlock, rows - r);
     const int64_t ahead_rows = prefetch ? std::clamp<int64_t>(rows - r - kPrefetchAhead, 0, kRowBlock) : 0;
-    for (int64_t c = 0; c < vectors; c += 4) {
+    for (int64_t c = 0; c < vectors; c += W) {
       if (ahead_rows > 0 && c % kLineFloats == 0)
         for (const float* tensor : tensors)
           for (int64_t k = 0; tensor && k < ahead_rows; ++k)
             __builtin_prefetch(tensor + (r + kPrefetchAhead + k) * channels + c);
-      block(c, r * channels + c, block_rows, std::true_type{});
+      block(c, r * channels + c, block_rows, VectorWidth<W>{});
     }
-    for (int64_t c = vectors; c < channels; ++c) block(c, r * channels + c, block_rows, std::false_type{});
+    for (int64_t c = vectors; c < channels; ++c) block(c, r * channels + c, block_rows, VectorWidth<1>{});
   }
 }
 
@@ -85,57 +87,59 @@ std::pair<float*, float*> zeroed_pair(int64_t channels) {
 // One sweep: each channel's deviations from its value in the chunk's first row. A shift that is one
 // of the values bounds the cancellation (m2 >= (shift - mean)^2, so the sum of squares is at most
 // rows + 1 times m2), where a two-sweep shift by the chunk mean read the chunk twice.
-void block_moments(const float* x, int64_t rows, int64_t channels, Moments<double>* out) {
+template <int W>
+KN_LANES_INLINE void block_moments(const float* x, int64_t rows, int64_t channels, Moments<double>* out) {
   auto [sums, squares] = zeroed_pair(channels);
   const float* shift = x;  // the first row
-  sweep_rows(rows, channels, {x}, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
-    constexpr bool kVector = decltype(vector)::value;
-    auto deviation = load<kVector>(sums + c), square = load<kVector>(squares + c);
-    const auto center = load<kVector>(shift + c);
+  sweep_rows<W>(rows, channels, {x}, [&](int64_t c, int64_t first, int64_t block_rows, auto width) {
+    constexpr int V = decltype(width)::value;
+    auto deviation = load_channels<V>(sums + c), square = load_channels<V>(squares + c);
+    const auto center = load_channels<V>(shift + c);
     for (int64_t r = 0; r < block_rows; ++r) {
-      const auto d = load<kVector>(x + first + r * channels) - center;
+      const auto d = load_channels<V>(x + first + r * channels) - center;
       deviation += d;
       square += d * d;
     }
-    store<kVector>(sums + c, deviation);
-    store<kVector>(squares + c, square);
+    store_channels<V>(sums + c, deviation);
+    store_channels<V>(squares + c, square);
   });
   for (int64_t c = 0; c < channels; ++c)
     out[c] = moments_from_shifted_sums<double>(double(rows), shift[c], sums[c], squares[c]);
 }
 
-template <bool kRelu>
-void block_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
-                         int64_t channels, const float* center, GradientSums<double>* out) {
+template <int W, bool kRelu>
+KN_LANES_INLINE void block_gradient_sums(const float* x, const float* dy, const float* y, int64_t rows,
+                                         int64_t channels, const float* center, GradientSums<double>* out) {
   auto [sums_dy, sums_centered] = zeroed_pair(channels);
-  sweep_rows(rows, channels, {x, dy, y}, [&](int64_t c, int64_t first, int64_t block_rows, auto vector) {
-    constexpr bool kVector = decltype(vector)::value;
-    using V = decltype(load<kVector>(x));
-    GradientSums<V> sums{load<kVector>(sums_dy + c), load<kVector>(sums_centered + c)};
-    const V channel_center = load<kVector>(center + c);
+  sweep_rows<W>(rows, channels, {x, dy, y}, [&](int64_t c, int64_t first, int64_t block_rows, auto width) {
+    constexpr int V = decltype(width)::value;
+    using T = decltype(load_channels<V>(x));
+    GradientSums<T> sums{load_channels<V>(sums_dy + c), load_channels<V>(sums_centered + c)};
+    const T channel_center = load_channels<V>(center + c);
     for (int64_t r = 0; r < block_rows; ++r) {
       const int64_t at = first + r * channels;
-      V grad = load<kVector>(dy + at);
-      if constexpr (kRelu) grad = relu_gradient(grad, load<kVector>(y + at));  // y is null without relu
-      gradient_add(sums, grad, load<kVector>(x + at), channel_center);
+      T grad = load_channels<V>(dy + at);
+      if constexpr (kRelu) grad = relu_gradient(grad, load_channels<V>(y + at));  // y is null without relu
+      gradient_add(sums, grad, load_channels<V>(x + at), channel_center);
     }
-    store<kVector>(sums_dy + c, sums.sum_dy);
-    store<kVector>(sums_centered + c, sums.sum_dy_centered);
+    store_channels<V>(sums_dy + c, sums.sum_dy);
+    store_channels<V>(sums_centered + c, sums.sum_dy_centered);
   });
   for (int64_t c = 0; c < channels; ++c) out[c] = GradientSums<double>{sums_dy[c], sums_centered[c]};
 }
 
-// NCHW: one item per cell, its chunks (runs of the plan's length) reduced by run_pass(cell, sample,
+// NCHW: one item per cell, its chunks (runs of the plan's length) reduced by run_pass(width, sample,
 // channel, offset, length) and folded in chunk order, in the item: no partials are stored and folded
 // afterwards. A piece steps its cells' sample and channel instead of dividing for each.
 template <typename Partial, typename RunPass, typename Fold>
 void reduce_runs(const NormShape& shape, const ChunkPlan& plan, Partial* cells, RunPass&& run_pass, Fold&& fold) {
-  parallel_for(shape.cells(), shape.spatial, [&](int64_t begin, int64_t end) {
+  parallel_for_vectors(shape.cells(), shape.spatial, [&](int64_t begin, int64_t end, auto width) {
     int64_t sample = begin / shape.channels, channel = begin % shape.channels;
     for (int64_t cell = begin; cell < end; ++cell) {
       const int64_t offset = cell * shape.spatial;
       cells[cell] = plan.fold_chunks(
-          [&](int64_t at, int64_t length) -> Partial { return run_pass(sample, channel, offset + at, length); }, fold);
+          [&](int64_t at, int64_t length) -> Partial { return run_pass(width, sample, channel, offset + at, length); },
+          fold);
       if (++channel == shape.channels) {
         channel = 0;
         ++sample;
@@ -144,7 +148,7 @@ void reduce_runs(const NormShape& shape, const ChunkPlan& plan, Partial* cells, 
   });
 }
 
-// NHWC: block_pass(first_cell, offset, rows, out) writes the C partials of a chunk (rows of every
+// NHWC: block_pass(width, first_cell, offset, rows, out) writes the C partials of a chunk (rows of every
 // channel: narrower channel blocks made the passes 4 to 6% slower at micro-batch), and each cell
 // folds its chunks in chunk order. With at least two samples a thread, an item is a sample:
 // its first chunk is written into its cells, each later one into a thread-local row of partials
@@ -162,14 +166,15 @@ void reduce_blocks(const NormShape& shape, const ChunkPlan& plan, Partial* cells
     for (int64_t c = 0; c < channels; ++c) out[c] = fold(out[c], partials[c]);
   };
   if (chunks == 1 || shape.samples >= 2 * thread_count()) {
-    parallel_for(shape.samples, shape.spatial * channels, [&](int64_t begin, int64_t end) {
+    parallel_for_vectors(shape.samples, shape.spatial * channels, [&](int64_t begin, int64_t end, auto width) {
       thread_local std::vector<Partial> chunk_partials;
       chunk_partials.resize(size_t(chunks > 1 ? channels : 0));
       for (int64_t sample = begin; sample < end; ++sample) {
         Partial* out = cells + sample * channels;
-        block_pass(sample * channels, chunk_offset(sample, 0), plan.chunk_size(0), out);
+        block_pass(width, sample * channels, chunk_offset(sample, 0), plan.chunk_size(0), out);
         for (int64_t chunk = 1; chunk < chunks; ++chunk) {
-          block_pass(sample * channels, chunk_offset(sample, chunk), plan.chunk_size(chunk), chunk_partials.data());
+          block_pass(width, sample * channels, chunk_offset(sample, chunk), plan.chunk_size(chunk),
+                     chunk_partials.data());
           fold_into(out, chunk_partials.data());
         }
       }
@@ -179,11 +184,13 @@ void reduce_blocks(const NormShape& shape, const ChunkPlan& plan, Partial* cells
   const Scratch<Partial> partials = scratch<Partial>(shape.cells() * chunks);
   std::vector<std::atomic<int64_t>> unfinished(size_t(shape.samples));
   for (auto& count : unfinished) count.store(chunks, std::memory_order_relaxed);
-  parallel_for(shape.samples * chunks, plan.chunk_length() * channels, [&](int64_t begin, int64_t end) {
+  const int64_t chunk_cost = plan.chunk_length() * channels;
+  parallel_for_vectors(shape.samples * chunks, chunk_cost, [&](int64_t begin, int64_t end, auto width) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t sample = item / chunks, chunk = item % chunks;
       Partial* sample_partials = partials.get() + sample * chunks * channels;  // [chunk][channel]
-      block_pass(sample * channels, chunk_offset(sample, chunk), plan.chunk_size(chunk), sample_partials + chunk * channels);
+      block_pass(width, sample * channels, chunk_offset(sample, chunk), plan.chunk_size(chunk),
+                 sample_partials + chunk * channels);
       // acq_rel: the last finisher sees every other chunk's partials of the sample.
       if (unfinished[size_t(sample)].fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
       Partial* out = cells + sample * channels;
@@ -211,12 +218,14 @@ void cell_moments(const NormShape& shape, const float* x, Moments<double>* cells
   const ChunkPlan plan(shape);
   if (shape.layout == Layout::kNCHW) {
     reduce_runs(shape, plan, cells,
-                [&](int64_t, int64_t, int64_t offset, int64_t length) { return run_moments(x + offset, length); },
+                [&](auto width, int64_t, int64_t, int64_t offset, int64_t length) {
+                  return run_moments<decltype(width)::value>(x + offset, length);
+                },
                 merge_moments<double>);
   } else {
     reduce_blocks(shape, plan, cells,
-                  [&](int64_t, int64_t offset, int64_t rows, Moments<double>* out) {
-                    block_moments(x + offset, rows, shape.channels, out);
+                  [&](auto width, int64_t, int64_t offset, int64_t rows, Moments<double>* out) {
+                    block_moments<decltype(width)::value>(x + offset, rows, shape.channels, out);
                   },
                   merge_moments<double>);
   }
@@ -230,24 +239,27 @@ void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
   };
   if (shape.layout == Layout::kNCHW) {
     reduce_runs(shape, plan, cells,
-                [&](int64_t sample, int64_t channel, int64_t offset, int64_t length) {
+                [&](auto width, int64_t sample, int64_t channel, int64_t offset, int64_t length) {
                   const float c = shape.channels_per_unit == 1  // KN: one division, not three
                                       ? unit_center[(sample / shape.samples_per_unit) * shape.channels + channel]
                                       : unit_center[shape.unit_of_cell(sample, channel)];
-                  return relu_output ? run_gradient_sums<true>(x + offset, dy + offset, relu_output + offset, length, c)
-                                     : run_gradient_sums<false>(x + offset, dy + offset, nullptr, length, c);
+                  constexpr int W = decltype(width)::value;
+                  return relu_output
+                             ? run_gradient_sums<W, true>(x + offset, dy + offset, relu_output + offset, length, c)
+                             : run_gradient_sums<W, false>(x + offset, dy + offset, nullptr, length, c);
                 },
                 fold);
   } else {
     reduce_blocks(shape, plan, cells,
-                  [&](int64_t first_cell, int64_t offset, int64_t rows, GradientSums<double>* out) {
+                  [&](auto width, int64_t first_cell, int64_t offset, int64_t rows, GradientSums<double>* out) {
+                    constexpr int W = decltype(width)::value;
                     const int64_t channels = shape.channels;
                     const float* sample_center = sample_centers(shape, unit_center, first_cell / channels);
                     if (relu_output)
-                      block_gradient_sums<true>(x + offset, dy + offset, relu_output + offset, rows, channels,
+                      block_gradient_sums<W, true>(x + offset, dy + offset, relu_output + offset, rows, channels,
                                                 sample_center, out);
                     else
-                      block_gradient_sums<false>(x + offset, dy + offset, nullptr, rows, channels, sample_center, out);
+                      block_gradient_sums<W, false>(x + offset, dy + offset, nullptr, rows, channels, sample_center, out);
                   },
                   fold);
   }

@@ -14,26 +14,39 @@
 namespace kn {
 namespace chunk_kernels {
 
+// Calls add(accumulator, at) over the full W-float vectors of a run of `length` floats: each step
+// of kStep floats into its kStep / W accumulators, then each 8 floats left into the first 8 lanes.
+// Returns how many floats it covered (the rest is the caller's, one at a time).
+template <int W, typename Add>
+KN_LANES_INLINE int64_t for_each_vector(int64_t length, Add&& add) {
+  const int64_t steps = length - length % kStep, vectors = length - length % 8;
+  for (int64_t i = 0; i < steps; i += kStep)
+    for (int a = 0; a < kStep / W; ++a) add(a, i + W * a);
+  for (int64_t i = steps; i < vectors; i += 8)
+    for (int a = 0; a < 8 / W; ++a) add(a, i + W * a);
+  return vectors;
+}
+
 // Moments of a contiguous run (NCHW chunk).
-inline Moments<double> run_moments(const float* x, int64_t length) {
-  const int64_t full = length - length % kStep;
-  Float4 sums[kGroups] = {};
-  for (int64_t i = 0; i < full; i += kStep)
-    for (int g = 0; g < kGroups; ++g) sums[g] += load4(x + i + 4 * g);
-  float sum = total(sums);
-  for (int64_t i = full; i < length; ++i) sum += x[i];
+template <int W>
+KN_LANES_INLINE Moments<double> run_moments(const float* x, int64_t length) {
+  using V = FloatVec<W>;
+  V sums[kStep / W] = {};
+  const int64_t vectors = for_each_vector<W>(length, [&](int a, int64_t at) { sums[a] += load<W>(x + at); });
+  float sum = total<W>([&](int a) { return sums[a]; });
+  for (int64_t i = vectors; i < length; ++i) sum += x[i];
   const float shift = sum / float(length);
 
-  const Float4 shift4 = broadcast4(shift);
-  Float4 deviations[kGroups] = {}, squares[kGroups] = {};
-  for (int64_t i = 0; i < full; i += kStep)
-    for (int g = 0; g < kGroups; ++g) {
-      const Float4 d = load4(x + i + 4 * g) - shift4;
-      deviations[g] += d;
-      squares[g] += d * d;
-    }
-  double deviation_sum = total(deviations), square_sum = total(squares);
-  for (int64_t i = full; i < length; ++i) {
+  const V shift_vector = broadcast<W>(shift);
+  V deviations[kStep / W] = {}, squares[kStep / W] = {};
+  for_each_vector<W>(length, [&](int a, int64_t at) {
+    const V d = load<W>(x + at) - shift_vector;
+    deviations[a] += d;
+    squares[a] += d * d;
+  });
+  double deviation_sum = total<W>([&](int a) { return deviations[a]; });
+  double square_sum = total<W>([&](int a) { return squares[a]; });
+  for (int64_t i = vectors; i < length; ++i) {
     const float d = x[i] - shift;
     deviation_sum += d;
     square_sum += double(d) * d;
@@ -41,28 +54,20 @@ inline Moments<double> run_moments(const float* x, int64_t length) {
   return moments_from_shifted_sums<double>(double(length), shift, deviation_sum, square_sum);
 }
 
-// Sum of all lanes of one field of the groups, in the order of total(Float4 groups).
-inline float total(const GradientSums<Float4> (&groups)[kGroups], Float4 GradientSums<Float4>::*field) {
-  Float4 sum = groups[0].*field;
-  for (int g = 1; g < kGroups; ++g) sum += groups[g].*field;
-  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
-}
-
 // Sums of a contiguous run (NCHW chunk) around one center.
-template <bool kRelu>
-GradientSums<double> run_gradient_sums(const float* x, const float* dy, const float* y, int64_t length,
-                                       float center) {
-  const int64_t full = length - length % kStep;
-  const Float4 center4 = broadcast4(center);
-  GradientSums<Float4> lanes[kGroups] = {};
-  for (int64_t i = 0; i < full; i += kStep)
-    for (int g = 0; g < kGroups; ++g) {
-      const int64_t at = i + 4 * g;
-      const Float4 grad = kRelu ? relu_gradient(load4(dy + at), load4(y + at)) : load4(dy + at);
-      gradient_add(lanes[g], grad, load4(x + at), center4);
-    }
-  GradientSums<double> result{total(lanes, &GradientSums<Float4>::sum_dy), total(lanes, &GradientSums<Float4>::sum_dy_centered)};
-  for (int64_t i = full; i < length; ++i) {
+template <int W, bool kRelu>
+KN_LANES_INLINE GradientSums<double> run_gradient_sums(const float* x, const float* dy, const float* y, int64_t length,
+                                                       float center) {
+  using V = FloatVec<W>;
+  const V center_vector = broadcast<W>(center);
+  GradientSums<V> lanes[kStep / W] = {};
+  const int64_t vectors = for_each_vector<W>(length, [&](int a, int64_t at) {
+    const V grad = kRelu ? relu_gradient(load<W>(dy + at), load<W>(y + at)) : load<W>(dy + at);
+    gradient_add(lanes[a], grad, load<W>(x + at), center_vector);
+  });
+  GradientSums<double> result{total<W>([&](int a) { return lanes[a].sum_dy; }),
+                              total<W>([&](int a) { return lanes[a].sum_dy_centered; })};
+  for (int64_t i = vectors; i < length; ++i) {
     const float g = kRelu ? relu_gradient(dy[i], y[i]) : dy[i];
     result.sum_dy += g;
     result.sum_dy_centered += double(g) * (x[i] - center);

@@ -6,28 +6,30 @@
 #include "element_passes.h"
 
 #include "element_rows.h"
-#include "thread_pool.h"
+#include "vector_width.h"
 
 namespace kn {
 namespace {
 
 using namespace element_rows;
 
-// Calls row(offset, length, first_cell) for every memory row, spread over the pool, and a
-// template with the coefficient stride of the layout. With kStreaming, each piece ends with a
-// store fence, so its non-temporal stores are done before the pool reports the piece done.
+// Calls row.template operator()<W, kStride>(offset, length, first_cell) for every memory row, spread
+// over the pool, with the vector width and the coefficient stride of the layout. With kStreaming,
+// each piece ends with a store fence, so its non-temporal stores are done before the pool reports
+// the piece done.
 template <bool kStreaming, typename RowFn>
 void for_each_row(const NormShape& shape, RowFn&& row) {
   if (shape.layout == Layout::kNCHW) {
-    parallel_for(shape.cells(), shape.spatial, [&](int64_t begin, int64_t end) {
+    parallel_for_vectors(shape.cells(), shape.spatial, [&](int64_t begin, int64_t end, auto width) {
       for (int64_t cell = begin; cell < end; ++cell)
-        row.template operator()<0>(cell * shape.spatial, shape.spatial, cell);
+        row.template operator()<decltype(width)::value, 0>(cell * shape.spatial, shape.spatial, cell);
       if (kStreaming) store_fence();
     });
   } else {
-    parallel_for(shape.samples * shape.spatial, shape.channels, [&](int64_t begin, int64_t end) {
+    parallel_for_vectors(shape.samples * shape.spatial, shape.channels, [&](int64_t begin, int64_t end, auto width) {
       for (int64_t r = begin; r < end; ++r)
-        row.template operator()<1>(r * shape.channels, shape.channels, (r / shape.spatial) * shape.channels);
+        row.template operator()<decltype(width)::value, 1>(r * shape.channels, shape.channels,
+                                                           (r / shape.spatial) * shape.channels);
       if (kStreaming) store_fence();
     });
   }
@@ -36,10 +38,10 @@ void for_each_row(const NormShape& shape, RowFn&& row) {
 template <bool kResidual, bool kRelu, bool kStreaming>
 void normalize_all(const NormShape& shape, const float* x, const float* residual,
                    const NormalizeCoefficients& k, float* y) {
-  for_each_row<kStreaming>(shape, [&]<int kStride>(int64_t offset, int64_t length, int64_t cell) {
-    normalize_row<kStride, kResidual, kRelu, kStreaming>(x + offset, kResidual ? residual + offset : nullptr,
-                                                         y + offset, length, k.center + cell, k.scale + cell,
-                                                         k.shift + cell);
+  for_each_row<kStreaming>(shape, [&]<int W, int kStride>(int64_t offset, int64_t length, int64_t cell) {
+    normalize_row<W, kStride, kResidual, kRelu, kStreaming>(x + offset, kResidual ? residual + offset : nullptr,
+                                                            y + offset, length, k.center + cell, k.scale + cell,
+                                                            k.shift + cell);
   });
 }
 
@@ -53,8 +55,8 @@ void normalize_all(const NormShape& shape, const float* x, const float* residual
 template <bool kRelu, bool kResidualGrad, bool kStreaming>
 void input_gradient_all(const NormShape& shape, const float* x, const float* dy, const float* y,
                         const InputGradientCoefficients& k, float* dx, float* dresidual) {
-  for_each_row<kStreaming>(shape, [&]<int kStride>(int64_t offset, int64_t length, int64_t cell) {
-    input_gradient_row<kStride, kRelu, kResidualGrad, kStreaming>(
+  for_each_row<kStreaming>(shape, [&]<int W, int kStride>(int64_t offset, int64_t length, int64_t cell) {
+    input_gradient_row<W, kStride, kRelu, kResidualGrad, kStreaming>(
         x + offset, dy + offset, kRelu ? y + offset : nullptr, dx + offset,
         kResidualGrad ? dresidual + offset : nullptr, length, k, cell);
   });

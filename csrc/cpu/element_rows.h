@@ -28,47 +28,50 @@ inline bool streaming_output(const NormShape& shape, const float* out) {
 }
 
 // Writes out[i] = one(i) for i in [0, length); with kStreaming (out aligned, length a multiple of 4:
-// streaming_output), out[i..i+3] = four(i) by non-temporal stores.
-template <bool kStreaming, typename One, typename Four>
-void write_row(float* out, int64_t length, One&& one, Four&& four) {
+// streaming_output), out[i..i+V) = vector.template operator()<V>(i) by non-temporal stores, V = W
+// and then 4 for the last 4 when W is 8.
+template <int W, bool kStreaming, typename One, typename Vector>
+KN_LANES_INLINE void write_row(float* out, int64_t length, One&& one, Vector&& vector) {
   if constexpr (kStreaming) {
-    for (int64_t i = 0; i < length; i += 4) stream4(out + i, four(i));
+    int64_t i = 0;
+    for (; i + W <= length; i += W) stream<W>(out + i, vector.template operator()<W>(i));
+    if (W > 4 && i < length) stream<4>(out + i, vector.template operator()<4>(i));
   } else {
     for (int64_t i = 0; i < length; ++i) out[i] = one(i);
   }
 }
 
-// The coefficients of elements i..i+3 of a row: one value (kStride 0) or four consecutive ones.
-template <int kStride>
-Float4 coefficient4(const float* coefficients, int64_t i) {
-  if constexpr (kStride == 0) return broadcast4(coefficients[0]);
-  else return load4(coefficients + i);
+// The coefficients of elements i..i+V-1 of a row: one value (kStride 0) or V consecutive ones.
+template <int V, int kStride>
+KN_LANES_INLINE FloatVec<V> coefficients(const float* values, int64_t i) {
+  if constexpr (kStride == 0) return broadcast<V>(values[0]);
+  else return load<V>(values + i);
 }
 
-template <int kStride, bool kResidual, bool kRelu, bool kStreaming>
-void normalize_row(const float* x, const float* residual, float* y, int64_t length,
-                   const float* center, const float* scale, const float* shift) {
-  write_row<kStreaming>(
+template <int W, int kStride, bool kResidual, bool kRelu, bool kStreaming>
+KN_LANES_INLINE void normalize_row(const float* x, const float* residual, float* y, int64_t length,
+                                   const float* center, const float* scale, const float* shift) {
+  write_row<W, kStreaming>(
       y, length,
       [&](int64_t i) {
         const int64_t k = i * kStride;
         return normalize_element<kResidual, kRelu>(x[i], kResidual ? residual[i] : 0.f, center[k], scale[k], shift[k]);
       },
-      [&](int64_t i) {
-        return normalize_element<kResidual, kRelu>(load4(x + i), kResidual ? load4(residual + i) : Float4{},
-                                                   coefficient4<kStride>(center, i), coefficient4<kStride>(scale, i),
-                                                   coefficient4<kStride>(shift, i));
+      [&]<int V>(int64_t i) {
+        return normalize_element<kResidual, kRelu>(load<V>(x + i), kResidual ? load<V>(residual + i) : FloatVec<V>{},
+                                                   coefficients<V, kStride>(center, i), coefficients<V, kStride>(scale, i),
+                                                   coefficients<V, kStride>(shift, i));
       });
 }
 
-template <int kStride, bool kRelu, bool kResidualGrad, bool kStreaming>
-void input_gradient_row(const float* x, const float* dy, const float* y, float* dx, float* dresidual,
-                        int64_t length, const InputGradientCoefficients& k, int64_t cell) {
+template <int W, int kStride, bool kRelu, bool kResidualGrad, bool kStreaming>
+KN_LANES_INLINE void input_gradient_row(const float* x, const float* dy, const float* y, float* dx, float* dresidual,
+                                        int64_t length, const InputGradientCoefficients& k, int64_t cell) {
   const float* scale = k.scale + cell;
   const float* center = k.center + cell;
   const float* centered = k.centered + cell;
   const float* constant = k.constant + cell;
-  write_row<kStreaming>(
+  write_row<W, kStreaming>(
       dx, length,
       [&](int64_t i) {
         const int64_t c = i * kStride;
@@ -76,11 +79,12 @@ void input_gradient_row(const float* x, const float* dy, const float* y, float* 
         if (kResidualGrad) dresidual[i] = g;
         return input_gradient_element(g, x[i], scale[c], center[c], centered[c], constant[c]);
       },
-      [&](int64_t i) {
-        const Float4 g = kRelu ? relu_gradient(load4(dy + i), load4(y + i)) : load4(dy + i);
-        if (kResidualGrad) store4(dresidual + i, g);
-        return input_gradient_element(g, load4(x + i), coefficient4<kStride>(scale, i), coefficient4<kStride>(center, i),
-                                      coefficient4<kStride>(centered, i), coefficient4<kStride>(constant, i));
+      [&]<int V>(int64_t i) {
+        const FloatVec<V> g = kRelu ? relu_gradient(load<V>(dy + i), load<V>(y + i)) : load<V>(dy + i);
+        if (kResidualGrad) store<V>(dresidual + i, g);
+        return input_gradient_element(g, load<V>(x + i), coefficients<V, kStride>(scale, i),
+                                      coefficients<V, kStride>(center, i), coefficients<V, kStride>(centered, i),
+                                      coefficients<V, kStride>(constant, i));
       });
 }
 

@@ -19,6 +19,7 @@
 #include "element_rows.h"
 #include "scratch.h"
 #include "thread_pool.h"
+#include "vector_width.h"
 
 namespace kn {
 namespace {
@@ -116,13 +117,14 @@ void forward_units(const TrainingForward& args, Moments<double>* run_cells) {
   const float* x = io.x.as<float>();
   const float* residual = io.epilogue.residual.as<float>();
   float* y = io.y.as<float>();
-  parallel_for(shape.units(), 2 * shape.unit_size(), [&](int64_t begin, int64_t end) {
+  parallel_for_vectors(shape.units(), 2 * shape.unit_size(), [&](int64_t begin, int64_t end, auto width) {
+    constexpr int W = decltype(width)::value;
     for (int64_t unit = begin; unit < end; ++unit) {
       for_each_unit_cell(runs, unit, [&](int64_t sample, int64_t channel) {
         const int64_t cell = sample * runs.channels + channel;
         const float* run = x + cell * runs.spatial;
-        run_cells[cell] =
-            plan.fold_chunks([&](int64_t at, int64_t length) { return run_moments(run + at, length); }, merge_moments<double>);
+        run_cells[cell] = plan.fold_chunks([&](int64_t at, int64_t length) { return run_moments<W>(run + at, length); },
+                                           merge_moments<double>);
       });
       write_unit_observation(state, unit, unit_moments(runs, run_cells, unit));
       write_unit_posterior(args, unit, with_prior);
@@ -132,8 +134,8 @@ void forward_units(const TrainingForward& args, Moments<double>* run_cells) {
         const int64_t offset = (sample * shape.channels + channel) * shape.spatial;
         write_asking_ahead(x + offset, shape.spatial, ahead, [&](int64_t at, int64_t length) {
           at += offset;
-          normalize_row<0, kResidual, kRelu, kStreaming>(x + at, kResidual ? residual + at : nullptr, y + at, length,
-                                                         &k.center, &k.scale, &k.shift);
+          normalize_row<W, 0, kResidual, kRelu, kStreaming>(x + at, kResidual ? residual + at : nullptr, y + at,
+                                                            length, &k.center, &k.scale, &k.shift);
         });
       });
     }
@@ -151,7 +153,8 @@ void backward_units(const Backward& args, bool fused, UnitBackward<float>* units
   const float* y = args.relu_output.as<float>();
   float* dx = args.dx.as<float>();
   float* dresidual = args.dresidual.as<float>();
-  parallel_for(shape.units(), 2 * shape.unit_size(), [&](int64_t begin, int64_t end) {
+  parallel_for_vectors(shape.units(), 2 * shape.unit_size(), [&](int64_t begin, int64_t end, auto width) {
+    constexpr int W = decltype(width)::value;
     for (int64_t unit = begin; unit < end; ++unit) {
       const float center = forward.posterior_mean[unit];
       for_each_unit_cell(shape, unit, [&](int64_t sample, int64_t channel) {
@@ -160,7 +163,7 @@ void backward_units(const Backward& args, bool fused, UnitBackward<float>* units
         cells[cell] = plan.fold_chunks(
             [&](int64_t at, int64_t length) {
               at += offset;
-              return run_gradient_sums<kRelu>(x + at, dy + at, kRelu ? y + at : nullptr, length, center);
+              return run_gradient_sums<W, kRelu>(x + at, dy + at, kRelu ? y + at : nullptr, length, center);
             },
             fold);
       });
@@ -169,7 +172,7 @@ void backward_units(const Backward& args, bool fused, UnitBackward<float>* units
       for_each_unit_cell(shape, unit, [&](int64_t sample, int64_t channel) {
         const InputGradientCell k = input_gradient_cell(args.gamma, forward.rstd, forward.observed_mean, units, unit, channel);
         const int64_t offset = (sample * shape.channels + channel) * shape.spatial;
-        input_gradient_row<0, kRelu, kResidualGrad, kStreaming>(
+        input_gradient_row<W, 0, kRelu, kResidualGrad, kStreaming>(
             x + offset, dy + offset, kRelu ? y + offset : nullptr, dx + offset, kResidualGrad ? dresidual + offset : nullptr,
             shape.spatial, InputGradientCoefficients{&k.scale, &k.center, &k.centered, &k.constant}, 0);
       });

@@ -7,7 +7,7 @@
 // SIMT emulator's counts (model.ts). Timings are never asserted.
 import * as fs from 'fs';
 import * as os from 'os';
-import { DType, Layout, cudaInfo, threadCount } from '../../lib';
+import { DType, Layout, cpuVectorWidth, cudaInfo, threadCount } from '../../lib';
 import { DEFAULT_SAMPLING, medianMs, memoryCeiling } from '../timing';
 import { cudnnAvailable, deviceCopyBandwidth, eventTimer, measureCudnn, timingStream } from './measure-gpu';
 import { Inputs, PassTimes, Timer, makeInputs, measureOurs } from './measure-ours';
@@ -161,7 +161,8 @@ function loadNote(): string {
 
 function machine(options: Options): string {
   if (options.device === 'cuda') return cudaInfo().devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ');
-  return `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${threadCount()} threads`;
+  const vectors = cpuVectorWidth() === 8 ? 'AVX2 loops (8 floats)' : 'SSE2 loops (4 floats)';
+  return `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${threadCount()} threads, ${vectors}`;
 }
 
 async function main(): Promise<void> {

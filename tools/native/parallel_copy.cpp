@@ -39,7 +39,7 @@ void for_pieces(int64_t length, Body&& body) {
 void stream_copy(float* to, const float* from, int64_t count) {
   int64_t i = 0;
   for (; i < count && !aligned16(to + i); ++i) to[i] = from[i];
-  for (; i + 4 <= count; i += 4) stream4(to + i, load4(from + i));
+  for (; i + 4 <= count; i += 4) stream<4>(to + i, load<4>(from + i));
   for (; i < count; ++i) to[i] = from[i];
   store_fence();
 }
@@ -68,12 +68,11 @@ Napi::Value parallel_read(const Napi::CallbackInfo& info) {
   const float* from = src.Data();
   std::vector<float> sums(size_t((length + kBlock - 1) / kBlock), 0.f);
   for_pieces(length, [&](int64_t first, int64_t last) {
-    Float4 lanes[8] = {};  // independent accumulators, so the loop is bound by loads, not by adds
+    FloatVec<4> lanes[kStep / 4] = {};  // independent accumulators: the loop is bound by loads, not adds
     int64_t i = first;
-    for (; i + 32 <= last; i += 32)
-      for (int group = 0; group < 8; ++group) lanes[group] += load4(from + i + 4 * group);
-    const Float4 total4 = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-    float sum = (total4[0] + total4[1]) + (total4[2] + total4[3]);
+    for (; i + kStep <= last; i += kStep)
+      for (int a = 0; a < kStep / 4; ++a) lanes[a] += load<4>(from + i + 4 * a);
+    float sum = total<4>([&](int a) { return lanes[a]; });
     for (; i < last; ++i) sum += from[i];
     sums[size_t(first / kBlock)] = sum;
   });
