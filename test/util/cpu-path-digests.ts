@@ -1,14 +1,14 @@
 /**
  * The CPU backend's paths, each run forward and backward in this process: a digest of every output's
- * bytes, so that two processes with different vector widths (KN_CPU_VECTOR_WIDTH) can compare bits
- * (test/vector-width.test.ts). Shapes are picked by the paths they take (csrc/cpu/unit_passes.cpp,
- * element_rows.h, cell_reductions.cpp).
+ * bytes, so that processes with different vector widths (KN_CPU_VECTOR_WIDTH) or thread counts
+ * (KN_NUM_THREADS) can compare bits (test/cpu-bits.test.ts). Shapes are picked by the paths they
+ * take (csrc/cpu/unit_passes.cpp, element_rows.h, cell_reductions.cpp).
  */
 import { createHash } from 'crypto';
-import { Tensor, cpuVectorWidth, ops } from '../../lib';
+import { Tensor, cpuVectorWidth, ops, threadCount } from '../../lib';
 import { makeRandom } from './random';
 
-interface WidthCase {
+interface PathCase {
   name: string;
   op: 'kn' | 'gkn';
   shape: [number, number, number, number];
@@ -17,7 +17,7 @@ interface WidthCase {
   epilogue?: boolean;  // a residual and relu
 }
 
-export const WIDTH_CASES: readonly WidthCase[] = [
+export const CPU_PATH_CASES: readonly PathCase[] = [
   { name: 'KN NCHW, runs of 49 (steps, a vector and one float left), relu + residual', op: 'kn', shape: [4, 64, 7, 7], layout: 'NCHW', epilogue: true },
   { name: 'KN NCHW, one-pass forward units', op: 'kn', shape: [32, 64, 28, 28], layout: 'NCHW' },
   { name: 'KN NCHW, one-pass forward and backward, streamed outputs', op: 'kn', shape: [8, 64, 112, 112], layout: 'NCHW' },
@@ -36,7 +36,7 @@ function digest(values: Float32Array): string {
 }
 
 /** Every output of one training step (forward with a prior, backward) of `c`, as digests by name. */
-function caseDigests(c: WidthCase, seed: number): Record<string, string> {
+function caseDigests(c: PathCase, seed: number): Record<string, string> {
   const random = makeRandom(seed);
   const [n, channels, h, w] = c.shape;
   const columns = c.op === 'kn' ? channels : c.groups!;
@@ -73,9 +73,16 @@ function caseDigests(c: WidthCase, seed: number): Record<string, string> {
   return digests;
 }
 
-/** This process's vector width and, per case, the digests of its outputs. */
-export function widthDigests(): { width: number; cases: Record<string, Record<string, string>> } {
+export interface PathDigests {
+  width: number;
+  threads: number;
+  /** Per case, the digests of its outputs by name. */
+  cases: Record<string, Record<string, string>>;
+}
+
+/** This process's vector width, thread count and digests. */
+export function cpuPathDigests(): PathDigests {
   const cases: Record<string, Record<string, string>> = {};
-  WIDTH_CASES.forEach((c, i) => (cases[c.name] = caseDigests(c, 700 + i)));
-  return { width: cpuVectorWidth(), cases };
+  CPU_PATH_CASES.forEach((c, i) => (cases[c.name] = caseDigests(c, 700 + i)));
+  return { width: cpuVectorWidth(), threads: threadCount(), cases };
 }
