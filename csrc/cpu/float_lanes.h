@@ -51,30 +51,31 @@ KN_LANES_INLINE FloatVec<W> broadcast(float value) {
 // the cache first (a plain store's read for ownership), for outputs larger than the caches. The
 // address must be 16-byte aligned (W floats go as W / 4 stores of 16 bytes); store_fence() orders
 // them before the writes that follow.
-KN_LANES_INLINE bool aligned16(const float* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+inline bool aligned16(const float* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 template <int W>
 KN_LANES_INLINE void stream(float* p, FloatVec<W> v) {
 #if defined(__x86_64__)
-  for (int half = 0; half < W / 4; ++half) {
-    __m128 part;
-    __builtin_memcpy(&part, reinterpret_cast<const float*>(&v) + 4 * half, sizeof part);
-    _mm_stream_ps(p + 4 * half, part);
+  for (int quarter = 0; quarter < W / 4; ++quarter) {
+    __m128 four;
+    __builtin_memcpy(&four, reinterpret_cast<const float*>(&v) + 4 * quarter, sizeof four);
+    _mm_stream_ps(p + 4 * quarter, four);
   }
 #else
   store<W>(p, v);
 #endif
 }
 
-KN_LANES_INLINE void store_fence() {
+inline void store_fence() {
 #if defined(__x86_64__)
   _mm_sfence();
 #endif
 }
 
-// The sum of a step's kStep lanes, held in kStep / W accumulators: lane by lane over the eight
-// lanes of each accumulator set (accumulators k, k + 8 / W, ... at W < 8 hold lanes k * W ...),
-// then a fixed tree. `accumulator(a)` returns accumulator a.
+// The sum of a step's kStep lanes, held in kStep / W accumulators, taken as kStep / 8 rows of 8
+// lanes (at W = 4, accumulators 2r and 2r + 1 make row r): the rows added lane by lane in order,
+// then the 8 lane sums by a fixed tree, the same additions at either width. `accumulator(a)`
+// returns accumulator a.
 template <int W, typename Accumulator>
 KN_LANES_INLINE float total(Accumulator&& accumulator) {
   constexpr int kPerEight = 8 / W;  // accumulators that make up 8 lanes
