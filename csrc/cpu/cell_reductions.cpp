@@ -257,7 +257,7 @@ void cell_gradient_sums(const NormShape& shape, const float* x, const float* dy,
                     const float* sample_center = sample_centers(shape, unit_center, first_cell / channels);
                     if (relu_output)
                       block_gradient_sums<W, true>(x + offset, dy + offset, relu_output + offset, rows, channels,
-                                                sample_center, out);
+                                                   sample_center, out);
                     else
                       block_gradient_sums<W, false>(x + offset, dy + offset, nullptr, rows, channels, sample_center, out);
                   },
